@@ -1,0 +1,161 @@
+// The one error catalog: every failure a user can see has a stable code, a status and a hint.
+// docs/errors.md documents each code; test/errors-documented.test.ts keeps the two in step.
+
+interface ErrorSpec {
+  /** HTTP status when the error crosses the API; CLI exit code is derived from the family. */
+  status: number;
+  /** What went wrong, as a sentence. */
+  message: string;
+  /** What the person reading it should do. */
+  hint: string;
+}
+
+export const ERRORS = {
+  BATCH_MALFORMED: {
+    status: 400,
+    message: 'The request body could not be decoded as a batch.',
+    hint: 'Send NDJSON (application/x-ndjson) or the binary batch format (application/vnd.portent.batch), optionally gzip-compressed with Content-Encoding: gzip.',
+  },
+  BATCH_INVALID: {
+    status: 400,
+    message: 'The batch failed validation and was rejected whole; nothing from it was stored.',
+    hint: 'Fix the fields listed under details (paths point into the batch) and send the batch again.',
+  },
+  BATCH_TOO_LARGE: {
+    status: 413,
+    message: 'The batch is larger than the collector accepts.',
+    hint: 'Split it into smaller batches: see collector.max_batch_bytes and collector.max_batch_events.',
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'The Content-Type or Content-Encoding of the request is not supported.',
+    hint: 'Use application/x-ndjson or application/vnd.portent.batch, and Content-Encoding identity or gzip.',
+  },
+  AUTH_MISSING: {
+    status: 401,
+    message: 'The request is not signed.',
+    hint: 'Send the X-Portent-Sensor, X-Portent-Timestamp, X-Portent-Nonce and X-Portent-Signature headers (docs/formats.md).',
+  },
+  AUTH_UNKNOWN_SENSOR: {
+    status: 401,
+    message: 'No enrolled sensor has this id, or it was revoked.',
+    hint: 'Check the sensor id in the sensor config; enrol it with `portent sensors add NAME`.',
+  },
+  AUTH_BAD_SIGNATURE: {
+    status: 401,
+    message: 'The request signature does not match.',
+    hint: 'Check the sensor secret, and that the signature covers method, path, timestamp, nonce and the SHA-256 of the body exactly as sent.',
+  },
+  AUTH_CLOCK_SKEW: {
+    status: 401,
+    message: "The request timestamp is too far from the collector's clock.",
+    hint: "Synchronise the sensor's clock (NTP); requests more than collector.max_clock_skew from the server's time are refused.",
+  },
+  AUTH_REPLAY: {
+    status: 401,
+    message: 'This nonce was already used.',
+    hint: 'Generate a fresh random nonce for every request, including retries.',
+  },
+  ADMIN_UNAUTHORIZED: {
+    status: 401,
+    message: 'The admin token is missing or wrong.',
+    hint: 'Send Authorization: Bearer <token> with the token from server.admin_token (or PORTENT_SERVER_ADMIN_TOKEN).',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    message: 'This sensor is sending faster than its rate limit.',
+    hint: 'Wait for the number of seconds in Retry-After, then send again; raise collector.sensor_events_per_s if the rate is legitimate.',
+  },
+  NOT_FOUND: {
+    status: 404,
+    message: 'There is nothing at this address.',
+    hint: 'Check the path against docs/api.md.',
+  },
+  QUERY_INVALID: {
+    status: 400,
+    message: 'A query parameter or path parameter is not valid.',
+    hint: 'Fix the parameters listed under details.',
+  },
+  SENSOR_EXISTS: {
+    status: 409,
+    message: 'A sensor with this name is already enrolled.',
+    hint: 'Choose another name, or revoke the old sensor first.',
+  },
+  SENSOR_NOT_FOUND: {
+    status: 404,
+    message: 'No sensor has this id or name.',
+    hint: 'List sensors with `portent sensors list`.',
+  },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The event store could not make the batch durable.',
+    hint: 'Nothing was acknowledged, so send the batch again later; the server log says why the store failed.',
+  },
+  STORE_LOCKED: {
+    status: 503,
+    message: 'The store file is held by another process.',
+    hint: 'Only one process can open a DuckDB file: stop the other `portent` process, or point storage.path elsewhere.',
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    message: 'The server is shutting down and no longer accepts batches.',
+    hint: 'Send the batch again once the server is back; nothing from this request was stored.',
+  },
+  CONFIG_INVALID: {
+    status: 400,
+    message: 'The configuration is not valid.',
+    hint: 'Fix the keys listed; every key and its default is in docs/configuration.md.',
+  },
+  CONFIG_UNREADABLE: {
+    status: 400,
+    message: 'The configuration file could not be read or is not YAML.',
+    hint: 'Check the path and the YAML syntax at the line given.',
+  },
+  IMPORT_INVALID: {
+    status: 400,
+    message: 'An input file has records that are not valid events; nothing from the failing chunk was stored.',
+    hint: 'Fix the lines listed (file:line and field path) and import again; batches before the failure were stored and are idempotent.',
+  },
+  USAGE: {
+    status: 400,
+    message: 'The command line is not valid.',
+    hint: 'Run the command with --help.',
+  },
+  INTERNAL: {
+    status: 500,
+    message: 'An unexpected error occurred.',
+    hint: 'This is a bug: the server log has the details; please report it.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** One offending field: a JSON-pointer-like path into the input and what is wrong with it. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export class PortentError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly hint: string;
+  readonly details: FieldProblem[];
+
+  constructor(code: ErrorCode, opts: { message?: string; details?: FieldProblem[]; cause?: unknown } = {}) {
+    super(opts.message ?? ERRORS[code].message, { cause: opts.cause });
+    this.name = 'PortentError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.hint = ERRORS[code].hint;
+    this.details = opts.details ?? [];
+  }
+
+  /** The JSON body every API error response carries. */
+  toJSON(): { error: { code: ErrorCode; message: string; hint: string; details: FieldProblem[] } } {
+    return { error: { code: this.code, message: this.message, hint: this.hint, details: this.details } };
+  }
+}
+
+/** At most this many field problems are reported; the first ones are what a person fixes first. */
+export const MAX_REPORTED_PROBLEMS = 20;
