@@ -4,6 +4,8 @@
 // `EventColumns` is the columnar form the collector, the store and the wire codec work on, because
 // at a million events a second per-object allocation is the bottleneck.
 
+import type { Clock } from './clock.ts';
+
 /** What the sensor did with the connection attempt. */
 export const Action = { unknown: 0, blocked: 1, accepted: 2, honeypot: 3 } as const;
 export type ActionName = keyof typeof Action;
@@ -125,3 +127,81 @@ export const EVENT_LIMITS = {
   maxCount: 0xffffffff,
   maxSampling: 0xffffffff,
 } as const;
+
+/** What a decoder needs to judge a batch; the clock defaults to the system clock. */
+export interface DecodeLimits {
+  /** More events than this is BATCH_TOO_LARGE, checked before any per-event work. */
+  maxEvents: number;
+  /** "Now" for the future-time check; injectable so replays and tests are exact. */
+  clock?: Clock;
+}
+
+/** Longest accepted software string (printable ASCII, so characters and bytes agree). */
+export const MAX_SOFTWARE_LENGTH = 64;
+
+/** Problem with a batch id, or null. The nil UUID is refused: every buggy sensor would share it, and batch ids are the idempotency key. */
+export function batchIdProblem(s: string): string | null {
+  if (s.length !== 36) return 'must be a UUID such as 3f2b8c1e-0d4a-4e6b-9a7c-5e1f2d3c4b5a';
+  let nonZero = false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return 'must be a UUID such as 3f2b8c1e-0d4a-4e6b-9a7c-5e1f2d3c4b5a';
+    } else if ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)) {
+      if (c !== 0x30) nonZero = true;
+    } else {
+      return 'must be a UUID such as 3f2b8c1e-0d4a-4e6b-9a7c-5e1f2d3c4b5a';
+    }
+  }
+  return nonZero ? null : 'must not be the nil UUID';
+}
+
+/** Problem with a software string, or null. ASCII only: it is shown in admin views, where control or bidi characters could mislead. */
+export function softwareProblem(s: string): string | null {
+  if (s.length === 0) return 'must not be empty';
+  if (s.length > MAX_SOFTWARE_LENGTH) return `must be at most ${MAX_SOFTWARE_LENGTH} characters`;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return 'must be printable ASCII (characters 0x20..0x7e)';
+  }
+  return null;
+}
+
+/** Problem with an event (or batch creation) time against `now`, or null. */
+export function timeProblem(t: number, now: number): string | null {
+  if (!Number.isSafeInteger(t)) return 'must be a whole number of milliseconds since the epoch';
+  if (t < EVENT_LIMITS.minTime) return `${msToIso(t)} is before 1990-01-01T00:00:00.000Z`;
+  if (t > now + EVENT_LIMITS.maxFutureMs)
+    return `${msToIso(t)} is more than 24 h ahead of the collector's clock (${msToIso(now)})`;
+  return null;
+}
+
+function msToIso(t: number): string {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
+}
+
+const PROTO_BY_NUMBER = new Map<number, ProtoName>(
+  Object.entries(Proto).map(([k, v]) => [v, k as ProtoName]),
+);
+
+/** "tcp", "udp", … for protocols Portent names, else the number as text. */
+export function protoName(n: number): string {
+  return PROTO_BY_NUMBER.get(n) ?? String(n);
+}
+
+type TypedColumn = Float64Array | Uint32Array | Uint16Array | Uint8Array | Int32Array | Int16Array;
+
+/** One batch's columns followed by another's. */
+export function concatColumns(a: EventColumns, b: EventColumns): EventColumns {
+  const c = allocColumns(a.length + b.length);
+  for (const key of Object.keys(c) as (keyof EventColumns)[]) {
+    if (key === 'length' || key === 'payloadSha256') continue;
+    const target = c[key] as TypedColumn;
+    const first = a[key] as TypedColumn;
+    target.set(first as never, 0);
+    target.set(b[key] as never, first.length);
+  }
+  c.payloadSha256 = [...a.payloadSha256, ...b.payloadSha256];
+  return c;
+}

@@ -1,0 +1,214 @@
+// The `portent` command line: parses arguments, runs one command, and maps failures to exit codes.
+
+import { parseArgs } from 'node:util';
+import { PortentError } from '../core/errors.ts';
+import { configCheck, formatConfigProblems, loadConfig } from '../config/load.ts';
+import type { PortentConfig } from '../config/schema.ts';
+import { VERSION, openEmbeddedStores, startEmbeddedServer } from './embedded.ts';
+import { runImport } from './import.ts';
+import { runDemo } from './demo.ts';
+
+/** Exit codes, documented in docs/operations.md. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, storeLocked: 4 } as const;
+
+interface Command {
+  summary: string;
+  usage: string;
+  options?: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
+  run(args: { values: Record<string, unknown>; positionals: string[] }): Promise<number>;
+}
+
+const configOption = { config: { type: 'string' as const, short: 'c' } };
+
+function config(values: Record<string, unknown>): PortentConfig {
+  return loadConfig({ file: (values.config as string | undefined) ?? process.env.PORTENT_CONFIG, env: process.env });
+}
+
+const out = (line = ''): void => void process.stdout.write(`${line}\n`);
+
+const COMMANDS: Record<string, Command> = {
+  server: {
+    summary: 'Run the collector, the read API and the store in one process (embedded profile).',
+    usage: `portent server [--config FILE]
+
+Listens on server.listen_host:server.listen_port and stores into storage.path. Stops cleanly on
+Ctrl-C or SIGTERM: queued batches are made durable and rollups written before it exits.`,
+    options: configOption,
+    async run({ values }) {
+      const cfg = config(values);
+      const server = await startEmbeddedServer(cfg);
+      server.app.log.info({ url: server.url, store: cfg.storage.path, version: VERSION }, 'Portent server is listening.');
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          server.app.log.info({ signal }, 'Stopping: writing queued batches and rollups.');
+          void server.stop().then(resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      return EXIT.ok;
+    },
+  },
+
+  demo: {
+    summary: 'Start a server on a temporary store, send sample sensor traffic and print the port report.',
+    usage: `portent demo [--data DIR] [--exit]
+
+Starts an embedded server on a free loopback port with its store in a temporary directory (or
+DIR), enrols sensors, submits signed batches of sample traffic (background radiation and a burst
+of scanning of TCP 5168) through the real HTTP collector, then prints the port report. It keeps
+serving the API until Ctrl-C, or exits at once with --exit.`,
+    options: { data: { type: 'string' }, exit: { type: 'boolean' } },
+    async run({ values }) {
+      return runDemo({ dataDir: values.data as string | undefined, exitWhenDone: values.exit === true, out });
+    },
+  },
+
+  sensors: {
+    summary: 'Enrol, list and revoke sensors: sensors add NAME | list | revoke ID|NAME.',
+    usage: `portent sensors add NAME [--json]     enrol a sensor; prints its id and secret (shown once)
+portent sensors list [--json]         list sensors
+portent sensors revoke ID|NAME        revoke a sensor: its batches are refused from then on
+
+Works on the store file named by storage.path; the server must not be running on it (DuckDB
+allows one process per file). With a server running, use its admin routes (docs/api.md).`,
+    options: { ...configOption, json: { type: 'boolean' } },
+    async run({ values, positionals }) {
+      const [action, arg] = positionals;
+      if (!['add', 'list', 'revoke'].includes(action ?? '') || (action !== 'list' && !arg)) {
+        throw new PortentError('USAGE', { message: 'Usage: portent sensors add NAME | list | revoke ID|NAME' });
+      }
+      const stores = await openEmbeddedStores(config(values));
+      try {
+        const json = values.json === true;
+        if (action === 'add') {
+          const s = await stores.state.addSensor(arg, Date.now());
+          if (json) out(JSON.stringify({ id: s.id, name: s.name, secret: s.secret }));
+          else {
+            out(`Enrolled sensor "${s.name}".`);
+            out(`  id:     ${s.id}`);
+            out(`  secret: ${s.secret}`);
+            out('Put both in the sensor config; the secret is not shown again.');
+          }
+        } else if (action === 'list') {
+          const list = await stores.state.listSensors();
+          if (json) out(JSON.stringify(list.map((s) => ({ ...s, created: new Date(s.created).toISOString(), revoked: s.revoked && new Date(s.revoked).toISOString() }))));
+          else {
+            out(`${'ID'.padEnd(22)} ${'NAME'.padEnd(24)} ${'ENROLLED'.padEnd(20)} STATUS`);
+            for (const s of list) {
+              const status = s.revoked === null ? 'active' : `revoked ${new Date(s.revoked).toISOString().slice(0, 19)}Z`;
+              out(`${s.id.padEnd(22)} ${s.name.padEnd(24)} ${new Date(s.created).toISOString().slice(0, 19).padEnd(20)} ${status}`);
+            }
+            if (list.length === 0) out('No sensors are enrolled yet: portent sensors add NAME');
+          }
+        } else {
+          const s = await stores.state.revokeSensor(arg, Date.now());
+          out(`Revoked sensor "${s.name}" (${s.id}).`);
+        }
+      } finally {
+        await stores.close();
+      }
+      return EXIT.ok;
+    },
+  },
+
+  config: {
+    summary: 'Check a configuration file: config check FILE.',
+    usage: `portent config check FILE
+
+Loads FILE with the PORTENT_* environment overrides applied, and prints every problem with its
+key path, or "FILE is valid". Exit code 0 when valid, 3 when not.`,
+    async run({ positionals }) {
+      const [action, file] = positionals;
+      if (action !== 'check' || !file) throw new PortentError('USAGE', { message: 'Usage: portent config check FILE' });
+      const result = configCheck(file, process.env);
+      out(result.text);
+      return result.ok ? EXIT.ok : EXIT.config;
+    },
+  },
+
+  import: {
+    summary: 'Bulk-load event files through the same validation as the collector.',
+    usage: `portent import --format ndjson [--sensor NAME] FILE...
+
+Reads NDJSON event lines (one event per line, as in docs/formats.md; .gz files are decompressed),
+validates them in chunks of 10,000 and stores each chunk as one batch from sensor NAME (default
+"import", enrolled if missing). Batch ids derive from the content, so importing the same file
+twice stores it once. On the first invalid chunk it stops and prints file:line and field paths;
+chunks before it are stored.`,
+    options: { ...configOption, format: { type: 'string' }, sensor: { type: 'string' } },
+    async run({ values, positionals }) {
+      if (values.format !== 'ndjson') throw new PortentError('USAGE', { message: 'Give --format ndjson (the only bulk format so far).' });
+      if (positionals.length === 0) throw new PortentError('USAGE', { message: 'Name at least one file to import.' });
+      return runImport({ config: config(values), files: positionals, sensorName: (values.sensor as string | undefined) ?? 'import', out });
+    },
+  },
+
+  version: {
+    summary: 'Print the version.',
+    usage: 'portent version',
+    async run() {
+      out(`portent ${VERSION} (node ${process.versions.node})`);
+      return EXIT.ok;
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'portent: early warning for Internet scanning and worm outbreaks',
+    '',
+    'Usage: portent COMMAND [options]    (portent COMMAND --help for more)',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Configuration: --config FILE or PORTENT_CONFIG, then PORTENT_<SECTION>_<KEY> variables (docs/configuration.md).',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    out(help());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version') return COMMANDS.version.run({ values: {}, positionals: [] });
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`portent: unknown command "${name}".\n\n${help()}\n`);
+    return EXIT.usage;
+  }
+  try {
+    const parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+    if (parsed.values.help) {
+      out(`Usage: ${command.usage}`);
+      return EXIT.ok;
+    }
+    return await command.run(parsed);
+  } catch (err) {
+    return reportFailure(name, err);
+  }
+}
+
+function reportFailure(name: string, err: unknown): number {
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  if (err instanceof PortentError) {
+    if (err.code === 'CONFIG_INVALID' || err.code === 'CONFIG_UNREADABLE') {
+      say(formatConfigProblems(err));
+      return EXIT.config;
+    }
+    say(`portent ${name}: ${err.message} [${err.code}]`);
+    for (const d of err.details) say(`  ${d.path}: ${d.message}`);
+    say(`  ${err.hint}`);
+    return err.code === 'USAGE' ? EXIT.usage : err.code === 'STORE_LOCKED' ? EXIT.storeLocked : EXIT.failed;
+  }
+  const code = (err as { code?: string }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    say(`portent ${name}: ${(err as Error).message}\n  Run: portent ${name} --help`);
+    return EXIT.usage;
+  }
+  say(`portent ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
+  return EXIT.failed;
+}
+

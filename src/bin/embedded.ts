@@ -1,0 +1,113 @@
+// Composition root of the embedded profile: one DuckDB file holds events, rollups and state.
+
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { systemClock, type Clock } from '../core/clock.ts';
+import type { PortentConfig } from '../config/schema.ts';
+import { buildApp, type PortentApp } from '../server/app.ts';
+import { DuckDBDatabase } from '../storage/duckdb/database.ts';
+import { DuckDBEventStore } from '../storage/duckdb/event-store.ts';
+import { DuckDBStateStore } from '../storage/duckdb/state-store.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+export interface EmbeddedStores {
+  db: DuckDBDatabase;
+  events: DuckDBEventStore;
+  state: DuckDBStateStore;
+  close(): Promise<void>;
+}
+
+/** Opens (creating and migrating as needed) the store file named by the config. */
+export async function openEmbeddedStores(config: PortentConfig, clock: Clock = systemClock): Promise<EmbeddedStores> {
+  const s = config.storage;
+  const db = await DuckDBDatabase.open({
+    path: s.path,
+    threads: s.duckdb_threads || undefined,
+    memoryLimitBytes: s.duckdb_memory_limit || undefined,
+  });
+  const events = await DuckDBEventStore.open(db, { clock, residentMs: s.rollup_resident, maxSources: s.source_cache_entries });
+  const state = new DuckDBStateStore(db);
+  return {
+    db,
+    events,
+    state,
+    async close() {
+      await events.close();
+      await state.close();
+      db.close();
+    },
+  };
+}
+
+export interface RunningServer extends PortentApp {
+  url: string;
+  stores: EmbeddedStores;
+  /** Stops accepting, waits for queued batches to become durable, flushes rollups, closes the file. */
+  stop(): Promise<void>;
+}
+
+/** Starts `portent server` on the embedded profile and its timers (rollup flush, retention). */
+export async function startEmbeddedServer(
+  config: PortentConfig,
+  opts: { clock?: Clock; logger?: pino.Logger | false } = {},
+): Promise<RunningServer> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? pino({ level: config.server.log_level });
+  const stores = await openEmbeddedStores(config, clock);
+  const built = await buildApp({
+    events: stores.events,
+    state: stores.state,
+    clock,
+    logger,
+    version: VERSION,
+    trustProxy: config.server.trust_proxy,
+    maxPendingBatches: config.collector.max_pending_batches,
+    collector: {
+      maxBatchBytes: config.collector.max_batch_bytes,
+      maxDecompressedBytes: config.collector.max_decompressed_bytes,
+      maxBatchEvents: config.collector.max_batch_events,
+      maxClockSkewMs: config.collector.max_clock_skew,
+      sensorEventsPerS: config.collector.sensor_events_per_s,
+      sensorBurstEvents: config.collector.sensor_burst_events,
+      adminToken: config.server.admin_token,
+    },
+  });
+  const log = logger || pino({ level: 'silent' });
+  const background = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      log.error({ err }, `${what} failed; it will be tried again.`);
+    }
+  };
+  const flushTimer = setInterval(() => void background('Writing rollups', () => stores.events.flush()), config.storage.rollup_flush_interval);
+  const pruneTimer = setInterval(
+    () =>
+      void background('Pruning raw events', async () => {
+        const n = await stores.events.pruneRaw(clock.now() - config.storage.raw_retention);
+        if (n > 0) log.info({ rows: n }, 'Pruned raw events past the retention age.');
+      }),
+    config.storage.retention_check_interval,
+  );
+  await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
+  const addr = built.app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let stopping: Promise<void> | null = null;
+  return {
+    ...built,
+    url: `http://${host}:${addr.port}`,
+    stores,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(flushTimer);
+        clearInterval(pruneTimer);
+        await built.writer.close();
+        await built.app.close();
+        await stores.close();
+      })();
+      return stopping;
+    },
+  };
+}

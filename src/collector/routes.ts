@@ -1,0 +1,193 @@
+// The collector's HTTP routes: signed batch submission, and sensor enrolment for administrators.
+
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Clock } from '../core/clock.ts';
+import { PortentError } from '../core/errors.ts';
+import type { EventBatch } from '../core/event.ts';
+import { NONCE_PATTERN, SIGNATURE_HEADERS, bodyDigest, canonicalRequest, signature, signaturesEqual } from '../core/signing.ts';
+import { decodeBinaryBatch } from '../core/wire/binary.ts';
+import { decodeNdjsonBatch } from '../core/wire/ndjson.ts';
+import type { ServerMetrics } from '../server/metrics.ts';
+import type { StateStore } from '../storage/state-store.ts';
+import type { GroupWriter } from './group-writer.ts';
+import { NonceCache } from './nonce-cache.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { batchAckSchema, sensorCreatedSchema, sensorListSchema, sensorSchema } from './schemas.ts';
+
+const gunzipAsync = promisify(gunzip);
+
+export const BINARY_TYPE = 'application/vnd.portent.batch';
+export const NDJSON_TYPE = 'application/x-ndjson';
+
+export interface CollectorOptions {
+  maxBatchBytes: number;
+  maxDecompressedBytes: number;
+  maxBatchEvents: number;
+  maxClockSkewMs: number;
+  sensorEventsPerS: number;
+  sensorBurstEvents: number;
+  /** Empty disables the admin routes. */
+  adminToken: string;
+}
+
+export interface CollectorDeps {
+  state: StateStore;
+  writer: GroupWriter;
+  clock: Clock;
+  metrics: ServerMetrics;
+  options: CollectorOptions;
+}
+
+/** How long a sensor's secret is cached; revocation through this server takes effect at once. */
+const SECRET_CACHE_MS = 10_000;
+
+export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
+  const { state, writer, clock, metrics, options } = deps;
+  const nonces = new NonceCache(2 * options.maxClockSkewMs);
+  const limiter = new RateLimiter(options.sensorEventsPerS, options.sensorBurstEvents);
+  const secrets = new Map<string, { value: { num: number; secret: string } | null; until: number }>();
+
+  async function secretOf(id: string): Promise<{ num: number; secret: string } | null> {
+    const now = clock.now();
+    const hit = secrets.get(id);
+    if (hit && hit.until > now) return hit.value;
+    const value = await state.sensorSecret(id);
+    if (secrets.size > 100_000) secrets.clear();
+    secrets.set(id, { value, until: now + SECRET_CACHE_MS });
+    return value;
+  }
+
+  /** Checks the request's signature headers; returns the sensor's numeric id. */
+  async function authenticate(req: FastifyRequest, body: Buffer): Promise<{ id: string; num: number }> {
+    const h = (name: string): string | undefined => {
+      const v = req.headers[name];
+      return typeof v === 'string' ? v : undefined;
+    };
+    const id = h(SIGNATURE_HEADERS.sensor);
+    const ts = h(SIGNATURE_HEADERS.timestamp);
+    const nonce = h(SIGNATURE_HEADERS.nonce);
+    const sig = h(SIGNATURE_HEADERS.signature);
+    if (!id || !ts || !nonce || !sig) {
+      const missing = Object.values(SIGNATURE_HEADERS).filter((name) => !h(name));
+      throw new PortentError('AUTH_MISSING', { message: `The request is not signed: header ${missing.join(', ')} missing.` });
+    }
+    if (!/^\d{1,12}$/.test(ts)) throw new PortentError('AUTH_BAD_SIGNATURE', { message: `${SIGNATURE_HEADERS.timestamp} must be Unix seconds, got "${ts.slice(0, 40)}".` });
+    if (!NONCE_PATTERN.test(nonce)) throw new PortentError('AUTH_BAD_SIGNATURE', { message: `${SIGNATURE_HEADERS.nonce} must be 16-64 characters from A-Z a-z 0-9 _ -.` });
+    const skewS = Math.abs(clock.now() / 1000 - Number(ts));
+    if (skewS * 1000 > options.maxClockSkewMs) {
+      throw new PortentError('AUTH_CLOCK_SKEW', {
+        message: `The request timestamp is ${Math.round(skewS)} s away from the collector's clock; at most ${options.maxClockSkewMs / 1000} s is accepted.`,
+      });
+    }
+    const known = await secretOf(id);
+    if (known === null) throw new PortentError('AUTH_UNKNOWN_SENSOR', { message: `No active sensor has the id "${id.slice(0, 64)}".` });
+    const expected = signature(known.secret, canonicalRequest(req.method, req.url, ts, nonce, bodyDigest(body)));
+    if (!signaturesEqual(expected, sig.toLowerCase())) throw new PortentError('AUTH_BAD_SIGNATURE');
+    if (!nonces.remember(id, nonce, clock.now())) throw new PortentError('AUTH_REPLAY');
+    return { id, num: known.num };
+  }
+
+  async function decode(req: FastifyRequest, raw: Buffer): Promise<EventBatch> {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toString().toLowerCase();
+    let body = raw;
+    if (encoding === 'gzip') {
+      try {
+        body = await gunzipAsync(raw, { maxOutputLength: options.maxDecompressedBytes });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new PortentError('BATCH_TOO_LARGE', { message: `The batch decompresses to more than ${options.maxDecompressedBytes} bytes.` });
+        }
+        throw new PortentError('BATCH_MALFORMED', { message: `The body is not valid gzip: ${(err as Error).message}.` });
+      }
+    } else if (encoding !== 'identity') {
+      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Encoding "${encoding.slice(0, 40)}" is not supported; use gzip or none.` });
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const limits = { maxEvents: options.maxBatchEvents };
+    return type === BINARY_TYPE ? decodeBinaryBatch(body, limits) : decodeNdjsonBatch(body, limits);
+  }
+
+  app.addContentTypeParser([BINARY_TYPE, NDJSON_TYPE], { parseAs: 'buffer', bodyLimit: options.maxBatchBytes }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  app.post('/api/v1/batches', { schema: { response: { 200: batchAckSchema } } }, async (req, reply) => {
+    const raw = req.body;
+    if (!Buffer.isBuffer(raw)) {
+      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Type must be ${NDJSON_TYPE} or ${BINARY_TYPE}.` });
+    }
+    const sensor = await authenticate(req, raw);
+    const batch = await decode(req, raw);
+    const now = clock.now();
+    const allowed = limiter.take(sensor.id, batch.events.length, now);
+    if (!allowed.ok) {
+      reply.header('retry-after', String(allowed.retryAfterS));
+      throw new PortentError('RATE_LIMITED', {
+        message: `Sensor ${sensor.id} is over its rate of ${options.sensorEventsPerS} events/s; retry in ${allowed.retryAfterS} s.`,
+      });
+    }
+    metrics.pendingBatches.inc();
+    try {
+      const outcome = await writer.submit({ sensor: sensor.num, batch, received: now });
+      metrics.batchesIngested.inc({ outcome: outcome.status });
+      if (outcome.status === 'stored') metrics.eventsIngested.inc(batch.events.length);
+      return { status: outcome.status, batch_id: batch.batchId, events: batch.events.length, ingest_seq: outcome.ingestSeq };
+    } finally {
+      metrics.pendingBatches.dec();
+    }
+  });
+
+  function requireAdmin(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    const given = req.headers.authorization ?? '';
+    if (options.adminToken === '') {
+      done(new PortentError('ADMIN_UNAUTHORIZED', { message: 'Admin routes are disabled: set server.admin_token to enable them.' }));
+    } else if (!signaturesEqual(given, `Bearer ${options.adminToken}`)) {
+      done(new PortentError('ADMIN_UNAUTHORIZED'));
+    } else done();
+  }
+
+  const nameBody = {
+    type: 'object',
+    required: ['name'],
+    additionalProperties: false,
+    properties: { name: { type: 'string', minLength: 1, maxLength: 64 } },
+  } as const;
+
+  app.post(
+    '/api/v1/sensors',
+    { onRequest: requireAdmin, schema: { body: nameBody, response: { 201: sensorCreatedSchema } } },
+    async (req, reply) => {
+      const s = await state.addSensor((req.body as { name: string }).name, clock.now());
+      reply.code(201);
+      return { id: s.id, name: s.name, secret: s.secret, created: new Date(s.created).toISOString() };
+    },
+  );
+
+  app.get('/api/v1/sensors', { onRequest: requireAdmin, schema: { response: { 200: sensorListSchema } } }, async () => ({
+    sensors: (await state.listSensors()).map(sensorView),
+  }));
+
+  app.delete(
+    '/api/v1/sensors/:id',
+    {
+      onRequest: requireAdmin,
+      schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 80 } }, required: ['id'] }, response: { 200: sensorSchema } },
+    },
+    async (req) => {
+      const s = await state.revokeSensor((req.params as { id: string }).id, clock.now());
+      secrets.delete(s.id);
+      return sensorView(s);
+    },
+  );
+}
+
+function sensorView(s: { id: string; name: string; created: number; revoked: number | null }) {
+  return {
+    id: s.id,
+    name: s.name,
+    created: new Date(s.created).toISOString(),
+    revoked: s.revoked === null ? null : new Date(s.revoked).toISOString(),
+  };
+}

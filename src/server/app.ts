@@ -1,0 +1,105 @@
+// The HTTP application factory: one Fastify instance with the collector, the read API and /metrics.
+// Built from interfaces and options only, so tests inject requests without sockets or files.
+
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Clock } from '../core/clock.ts';
+import { PortentError, MAX_REPORTED_PROBLEMS, type ErrorCode } from '../core/errors.ts';
+import { apiRoutes } from '../api/routes.ts';
+import { collectorRoutes, type CollectorOptions } from '../collector/routes.ts';
+import { GroupWriter } from '../collector/group-writer.ts';
+import type { EventStore } from '../storage/event-store.ts';
+import type { StateStore } from '../storage/state-store.ts';
+import { ServerMetrics } from './metrics.ts';
+
+export interface AppOptions {
+  events: EventStore;
+  state: StateStore;
+  clock: Clock;
+  collector: CollectorOptions;
+  /** Batches accepted but not yet durable before the collector answers 503. */
+  maxPendingBatches: number;
+  version: string;
+  /** A pino logger, or false for none (tests). */
+  logger: FastifyBaseLogger | false;
+  trustProxy?: boolean;
+  /** Process metrics (CPU, memory, event loop) in /metrics; off in tests that build many apps. */
+  processMetrics?: boolean;
+}
+
+export interface PortentApp {
+  app: FastifyInstance;
+  writer: GroupWriter;
+  metrics: ServerMetrics;
+}
+
+/** Fastify's own error codes, translated into the catalog. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BATCH_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BATCH_MALFORMED',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'QUERY_INVALID',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'QUERY_INVALID',
+};
+
+/** Turns any error into a catalog error, so every response has the same shape. */
+function toPortentError(err: FastifyError | PortentError | Error): PortentError {
+  if (err instanceof PortentError) return err;
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const where = fe.validationContext ?? 'request';
+    return new PortentError('QUERY_INVALID', {
+      details: fe.validation.slice(0, MAX_REPORTED_PROBLEMS).map((v) => ({
+        path: `${where}${v.instancePath || ''}${v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : ''}`,
+        message: v.message ?? 'is not valid',
+      })),
+    });
+  }
+  const code = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (code) return new PortentError(code, { message: code === 'BATCH_TOO_LARGE' ? `The request body is larger than the limit: ${fe.message}` : undefined, cause: err });
+  if (fe.statusCode === 400 && fe.code === 'FST_ERR_VALIDATION') return new PortentError('QUERY_INVALID', { cause: err });
+  return new PortentError('INTERNAL', { cause: err });
+}
+
+export async function buildApp(opts: AppOptions): Promise<PortentApp> {
+  const app = Fastify({
+    loggerInstance: opts.logger === false ? undefined : opts.logger,
+    logger: opts.logger === false ? false : undefined,
+    trustProxy: opts.trustProxy ?? false,
+    // Batch bodies have their own limit in the collector; everything else is small.
+    bodyLimit: 64 * 1024,
+    // One line per request would drown the log at ingest rates; failures are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+  } as never) as unknown as FastifyInstance;
+  const metrics = new ServerMetrics(opts.processMetrics ?? true);
+  const writer = new GroupWriter(opts.events, {
+    maxPending: opts.maxPendingBatches,
+    observe: (s) => metrics.storeCommitSeconds.observe(s),
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toPortentError(err as Error);
+    metrics.rejects.inc({ code: e.code });
+    if (e.code === 'INTERNAL' || e.code === 'STORE_UNAVAILABLE') req.log.error({ err, code: e.code }, 'Request failed.');
+    else req.log.info({ code: e.code, url: req.url }, 'Request refused.');
+    return reply.code(e.status).type('application/json').send(JSON.stringify(e.toJSON()));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new PortentError('NOT_FOUND', { message: `There is no ${req.method} ${req.url.split('?')[0].slice(0, 200)}.` });
+    metrics.rejects.inc({ code: e.code });
+    return reply.code(404).type('application/json').send(JSON.stringify(e.toJSON()));
+  });
+
+  await collectorRoutes(app, { state: opts.state, writer, clock: opts.clock, metrics, options: opts.collector });
+  await apiRoutes(app, {
+    events: opts.events,
+    clock: opts.clock,
+    version: opts.version,
+    startedAt: opts.clock.now(),
+    pendingBatches: () => writer.pending,
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  return { app, writer, metrics };
+}

@@ -1,0 +1,39 @@
+// Prometheus metrics of one server instance, on a registry of its own so test apps do not collide.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly eventsIngested = new Counter({
+    name: 'portent_events_ingested_total',
+    help: 'Events stored durably (duplicates of earlier batches are not counted).',
+    registers: [this.registry],
+  });
+  readonly batchesIngested = new Counter({
+    name: 'portent_batches_ingested_total',
+    help: 'Batches acknowledged, by outcome: stored, or duplicate of a batch stored before.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly rejects = new Counter({
+    name: 'portent_rejects_total',
+    help: 'Requests refused, by error code (docs/errors.md).',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly storeCommitSeconds = new Histogram({
+    name: 'portent_store_commit_seconds',
+    help: 'Time to make one group of batches durable in the event store.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly pendingBatches = new Gauge({
+    name: 'portent_pending_batches',
+    help: 'Batches accepted and waiting for the store to make them durable.',
+    registers: [this.registry],
+  });
+
+  constructor(withProcessMetrics = true) {
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'portent_' });
+  }
+}

@@ -1,0 +1,91 @@
+// Versioned schema migrations for the embedded DuckDB store; append new versions, never edit old ones.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string[];
+}
+
+const rollupTable = (name: string): string => `
+  CREATE TABLE ${name} (
+    bucket TIMESTAMP_MS NOT NULL,
+    proto UTINYINT NOT NULL,
+    port USMALLINT NOT NULL,
+    events UBIGINT NOT NULL,
+    sources UINTEGER NOT NULL,
+    targets UINTEGER NOT NULL,
+    sensors UINTEGER NOT NULL,
+    subnets UINTEGER NOT NULL,
+    sources_sketch BLOB NOT NULL,
+    targets_sketch BLOB NOT NULL,
+    sensors_sketch BLOB NOT NULL,
+    subnets_sketch BLOB NOT NULL,
+    PRIMARY KEY (bucket, proto, port)
+  )`;
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'sensors, batches, raw events, rollups and per-source state',
+    sql: [
+      `CREATE TABLE sensors (
+        num UINTEGER PRIMARY KEY,
+        id VARCHAR NOT NULL UNIQUE,
+        name VARCHAR NOT NULL,
+        secret VARCHAR NOT NULL,
+        created TIMESTAMP_MS NOT NULL,
+        revoked TIMESTAMP_MS
+      )`,
+      // One row per stored batch: the idempotency record and the commit marker for its events.
+      `CREATE TABLE batches (
+        sensor UINTEGER NOT NULL,
+        batch_id UUID NOT NULL,
+        ingest UBIGINT NOT NULL,
+        sensor_seq UBIGINT NOT NULL,
+        created TIMESTAMP_MS NOT NULL,
+        received TIMESTAMP_MS NOT NULL,
+        events UINTEGER NOT NULL,
+        software VARCHAR NOT NULL,
+        PRIMARY KEY (sensor, batch_id)
+      )`,
+      // Column order is the appender's: keep it in step with chunk-writer.ts.
+      `CREATE TABLE events (
+        time TIMESTAMP_MS NOT NULL,
+        sensor UINTEGER NOT NULL,
+        ingest UBIGINT NOT NULL,
+        src UHUGEINT NOT NULL,
+        src_port USMALLINT NOT NULL,
+        dst UHUGEINT,
+        dst_port USMALLINT NOT NULL,
+        proto UTINYINT NOT NULL,
+        tcp_flags UTINYINT NOT NULL,
+        action UTINYINT NOT NULL,
+        origin UTINYINT NOT NULL,
+        ip_id INTEGER,
+        ttl SMALLINT,
+        tcp_window INTEGER,
+        seq UINTEGER,
+        payload_sha256 VARCHAR,
+        count UINTEGER NOT NULL,
+        sampling UINTEGER NOT NULL
+      )`,
+      rollupTable('rollup_minute'),
+      rollupTable('rollup_hour'),
+      rollupTable('rollup_day'),
+      `CREATE TABLE sources (
+        addr UHUGEINT PRIMARY KEY,
+        first_seen TIMESTAMP_MS NOT NULL,
+        last_seen TIMESTAMP_MS NOT NULL,
+        events UBIGINT NOT NULL,
+        ports UINTEGER NOT NULL,
+        targets UINTEGER NOT NULL,
+        sensors UINTEGER NOT NULL,
+        ports_sketch BLOB NOT NULL,
+        targets_sketch BLOB NOT NULL,
+        sensors_sketch BLOB NOT NULL
+      )`,
+      // Small named values: the highest ingest sequence the stored aggregates include, and others.
+      `CREATE TABLE meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)`,
+    ],
+  },
+];
