@@ -21,7 +21,10 @@ interface Command {
 const configOption = { config: { type: 'string' as const, short: 'c' } };
 
 function config(values: Record<string, unknown>): PortentConfig {
-  return loadConfig({ file: (values.config as string | undefined) ?? process.env.PORTENT_CONFIG, env: process.env });
+  return loadConfig({
+    file: (values.config as string | undefined) ?? process.env.PORTENT_CONFIG,
+    env: process.env,
+  });
 }
 
 const out = (line = ''): void => void process.stdout.write(`${line}\n`);
@@ -37,7 +40,10 @@ Ctrl-C or SIGTERM: queued batches are made durable and rollups written before it
     async run({ values }) {
       const cfg = config(values);
       const server = await startEmbeddedServer(cfg);
-      server.app.log.info({ url: server.url, store: cfg.storage.path, version: VERSION }, 'Portent server is listening.');
+      server.app.log.info(
+        { url: server.url, store: cfg.storage.path, version: VERSION },
+        'Portent server is listening.',
+      );
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           server.app.log.info({ signal }, 'Stopping: writing queued batches and rollups.');
@@ -76,7 +82,9 @@ allows one process per file). With a server running, use its admin routes (docs/
     async run({ values, positionals }) {
       const [action, arg] = positionals;
       if (!['add', 'list', 'revoke'].includes(action ?? '') || (action !== 'list' && !arg)) {
-        throw new PortentError('USAGE', { message: 'Usage: portent sensors add NAME | list | revoke ID|NAME' });
+        throw new PortentError('USAGE', {
+          message: 'Usage: portent sensors add NAME | list | revoke ID|NAME',
+        });
       }
       const stores = await openEmbeddedStores(config(values));
       try {
@@ -92,12 +100,24 @@ allows one process per file). With a server running, use its admin routes (docs/
           }
         } else if (action === 'list') {
           const list = await stores.state.listSensors();
-          if (json) out(JSON.stringify(list.map((s) => ({ ...s, created: new Date(s.created).toISOString(), revoked: s.revoked && new Date(s.revoked).toISOString() }))));
+          if (json)
+            out(
+              JSON.stringify(
+                list.map((s) => ({
+                  ...s,
+                  created: new Date(s.created).toISOString(),
+                  revoked: s.revoked && new Date(s.revoked).toISOString(),
+                })),
+              ),
+            );
           else {
             out(`${'ID'.padEnd(22)} ${'NAME'.padEnd(24)} ${'ENROLLED'.padEnd(20)} STATUS`);
             for (const s of list) {
-              const status = s.revoked === null ? 'active' : `revoked ${new Date(s.revoked).toISOString().slice(0, 19)}Z`;
-              out(`${s.id.padEnd(22)} ${s.name.padEnd(24)} ${new Date(s.created).toISOString().slice(0, 19).padEnd(20)} ${status}`);
+              const status =
+                s.revoked === null ? 'active' : `revoked ${new Date(s.revoked).toISOString().slice(0, 19)}Z`;
+              out(
+                `${s.id.padEnd(22)} ${s.name.padEnd(24)} ${new Date(s.created).toISOString().slice(0, 19).padEnd(20)} ${status}`,
+              );
             }
             if (list.length === 0) out('No sensors are enrolled yet: portent sensors add NAME');
           }
@@ -120,7 +140,8 @@ Loads FILE with the PORTENT_* environment overrides applied, and prints every pr
 key path, or "FILE is valid". Exit code 0 when valid, 3 when not.`,
     async run({ positionals }) {
       const [action, file] = positionals;
-      if (action !== 'check' || !file) throw new PortentError('USAGE', { message: 'Usage: portent config check FILE' });
+      if (action !== 'check' || !file)
+        throw new PortentError('USAGE', { message: 'Usage: portent config check FILE' });
       const result = configCheck(file, process.env);
       out(result.text);
       return result.ok ? EXIT.ok : EXIT.config;
@@ -138,9 +159,16 @@ twice stores it once. On the first invalid chunk it stops and prints file:line a
 chunks before it are stored.`,
     options: { ...configOption, format: { type: 'string' }, sensor: { type: 'string' } },
     async run({ values, positionals }) {
-      if (values.format !== 'ndjson') throw new PortentError('USAGE', { message: 'Give --format ndjson (the only bulk format so far).' });
-      if (positionals.length === 0) throw new PortentError('USAGE', { message: 'Name at least one file to import.' });
-      return runImport({ config: config(values), files: positionals, sensorName: (values.sensor as string | undefined) ?? 'import', out });
+      if (values.format !== 'ndjson')
+        throw new PortentError('USAGE', { message: 'Give --format ndjson (the only bulk format so far).' });
+      if (positionals.length === 0)
+        throw new PortentError('USAGE', { message: 'Name at least one file to import.' });
+      return runImport({
+        config: config(values),
+        files: positionals,
+        sensorName: (values.sensor as string | undefined) ?? 'import',
+        out,
+      });
     },
   },
 
@@ -180,7 +208,11 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    const parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true });
+    const parsed = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
     if (parsed.values.help) {
       out(`Usage: ${command.usage}`);
       return EXIT.ok;
@@ -211,4 +243,3 @@ function reportFailure(name: string, err: unknown): number {
   say(`portent ${name}: unexpected error: ${(err as Error)?.stack ?? String(err)}`);
   return EXIT.failed;
 }
-

@@ -6,7 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { allocColumns, concatColumns, Action, Origin, Proto, protoName, type EventColumns } from '../core/event.ts';
+import {
+  allocColumns,
+  concatColumns,
+  Action,
+  Origin,
+  Proto,
+  protoName,
+  type EventColumns,
+} from '../core/event.ts';
 import { loadConfig } from '../config/load.ts';
 import { BackgroundTraffic, rng } from '../sim/background.ts';
 import { newBatch, submitBatch, type SensorCredentials } from '../sensor/shipper/submit.ts';
@@ -23,7 +31,10 @@ const MINUTES = 120;
 const EVENTS_PER_SENSOR_MINUTE = 150;
 
 /** A burst of TCP 5168 probing, as DeepSight saw in August 2007: ~300 sources, ~1,000 targets. */
-const BURST_SOURCES = Uint32Array.from({ length: 320 }, (_, i) => ((60 + ((i * 37) % 150)) * 2 ** 24 + i * 104_729) >>> 0);
+const BURST_SOURCES = Uint32Array.from(
+  { length: 320 },
+  (_, i) => ((60 + ((i * 37) % 150)) * 2 ** 24 + i * 104_729) >>> 0,
+);
 
 function serverProtectBurst(sensorNet: number, t0: number, t1: number, seed: number): EventColumns {
   const r = rng(seed);
@@ -76,7 +87,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       });
       const body = (await res.json()) as { id: string; secret: string };
       // Each sensor watches a /24 in a different network.
-      sensors.push({ id: body.id, secret: body.secret, net: ((20 + i * 23) * 2 ** 24 + (i * 37 + 5) * 2 ** 16 + 7 * 256) >>> 0 });
+      sensors.push({
+        id: body.id,
+        secret: body.secret,
+        net: ((20 + i * 23) * 2 ** 24 + (i * 37 + 5) * 2 ** 16 + 7 * 256) >>> 0,
+      });
     }
     out(`  enrolled ${SENSORS} sensors through the admin API`);
 
@@ -91,9 +106,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
         sensors.map(async (s, i) => {
           let c = background.generate(EVENTS_PER_SENSOR_MINUTE, s.net, t0, t0 + 60_000);
           // The 5168 burst: the last 40 minutes, seen by six of the eight sensors.
-          if (m >= MINUTES - 40 && i < 6) c = concatColumns(c, serverProtectBurst(s.net, t0, t0 + 60_000, m * 100 + i));
+          if (m >= MINUTES - 40 && i < 6)
+            c = concatColumns(c, serverProtectBurst(s.net, t0, t0 + 60_000, m * 100 + i));
           const res = await submitBatch(server.url, s, newBatch(c, m, now, `portent-demo/${VERSION}`), now);
-          if (res.status !== 200) throw new Error(`The collector refused a demo batch: ${res.status} ${JSON.stringify(res.body)}`);
+          if (res.status !== 200)
+            throw new Error(`The collector refused a demo batch: ${res.status} ${JSON.stringify(res.body)}`);
           events += c.length;
           batches++;
         }),
@@ -103,20 +120,35 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     const api = async (path: string) => (await fetch(new URL(path, server.url))).json();
     const top = (await api('/api/v1/ports/top?window=24h&by=sources&limit=10')) as {
-      ports: { proto: string; port: number; events: number; sources: number; targets: number; sensors: number }[];
+      ports: {
+        proto: string;
+        port: number;
+        events: number;
+        sources: number;
+        targets: number;
+        sensors: number;
+      }[];
     };
     out('Top ports by distinct sources, last 24 hours');
-    out(`  ${'PORT'.padEnd(11)}${'SOURCES'.padStart(8)}${'TARGETS'.padStart(9)}${'SENSORS'.padStart(9)}${'EVENTS'.padStart(9)}`);
+    out(
+      `  ${'PORT'.padEnd(11)}${'SOURCES'.padStart(8)}${'TARGETS'.padStart(9)}${'SENSORS'.padStart(9)}${'EVENTS'.padStart(9)}`,
+    );
     for (const p of top.ports) {
-      out(`  ${`${p.proto}/${p.port}`.padEnd(11)}${String(p.sources).padStart(8)}${String(p.targets).padStart(9)}${String(p.sensors).padStart(9)}${String(p.events).padStart(9)}`);
+      out(
+        `  ${`${p.proto}/${p.port}`.padEnd(11)}${String(p.sources).padStart(8)}${String(p.targets).padStart(9)}${String(p.sensors).padStart(9)}${String(p.events).padStart(9)}`,
+      );
     }
     for (const [proto, port] of [
       [Proto.tcp, 5168],
       [Proto.tcp, 23],
     ] as const) {
-      const series = (await api(`/api/v1/ports/${protoName(proto)}/${port}/series?from=${start}&to=${now}&step=5m`)) as { points: { sources: number }[] };
+      const series = (await api(
+        `/api/v1/ports/${protoName(proto)}/${port}/series?from=${start}&to=${now}&step=5m`,
+      )) as { points: { sources: number }[] };
       const sources = series.points.map((p) => p.sources);
-      out(`\n${protoName(proto)}/${port}, distinct sources per 5 minutes over ${MINUTES} minutes (peak ${Math.max(...sources)}):`);
+      out(
+        `\n${protoName(proto)}/${port}, distinct sources per 5 minutes over ${MINUTES} minutes (peak ${Math.max(...sources)}):`,
+      );
       out(`  ${sparkline(sources)}`);
     }
     out(`\nThe API is live: curl ${server.url}/api/v1/ports/top?by=sources  ·  ${server.url}/metrics`);

@@ -10,7 +10,9 @@ import { DuckDBDatabase } from '../storage/duckdb/database.ts';
 import { DuckDBEventStore } from '../storage/duckdb/event-store.ts';
 import { DuckDBStateStore } from '../storage/duckdb/state-store.ts';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+export const VERSION: string = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+).version;
 
 export interface EmbeddedStores {
   db: DuckDBDatabase;
@@ -20,14 +22,21 @@ export interface EmbeddedStores {
 }
 
 /** Opens (creating and migrating as needed) the store file named by the config. */
-export async function openEmbeddedStores(config: PortentConfig, clock: Clock = systemClock): Promise<EmbeddedStores> {
+export async function openEmbeddedStores(
+  config: PortentConfig,
+  clock: Clock = systemClock,
+): Promise<EmbeddedStores> {
   const s = config.storage;
   const db = await DuckDBDatabase.open({
     path: s.path,
     threads: s.duckdb_threads || undefined,
     memoryLimitBytes: s.duckdb_memory_limit || undefined,
   });
-  const events = await DuckDBEventStore.open(db, { clock, residentMs: s.rollup_resident, maxSources: s.source_cache_entries });
+  const events = await DuckDBEventStore.open(db, {
+    clock,
+    residentMs: s.rollup_resident,
+    maxSources: s.source_cache_entries,
+  });
   const state = new DuckDBStateStore(db);
   return {
     db,
@@ -82,7 +91,10 @@ export async function startEmbeddedServer(
       log.error({ err }, `${what} failed; it will be tried again.`);
     }
   };
-  const flushTimer = setInterval(() => void background('Writing rollups', () => stores.events.flush()), config.storage.rollup_flush_interval);
+  const flushTimer = setInterval(
+    () => void background('Writing rollups', () => stores.events.flush()),
+    config.storage.rollup_flush_interval,
+  );
   const pruneTimer = setInterval(
     () =>
       void background('Pruning raw events', async () => {

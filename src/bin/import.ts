@@ -34,8 +34,13 @@ function chunkBatchId(sensor: string, lines: string[]): string {
 export async function runImport(opts: ImportOptions): Promise<number> {
   const stores = await openEmbeddedStores(opts.config);
   try {
-    const sensor = (await stores.state.findSensor(opts.sensorName)) ?? (await stores.state.addSensor(opts.sensorName, Date.now()));
-    if (sensor.revoked !== null) throw new PortentError('USAGE', { message: `Sensor "${opts.sensorName}" is revoked; import under another --sensor name.` });
+    const sensor =
+      (await stores.state.findSensor(opts.sensorName)) ??
+      (await stores.state.addSensor(opts.sensorName, Date.now()));
+    if (sensor.revoked !== null)
+      throw new PortentError('USAGE', {
+        message: `Sensor "${opts.sensorName}" is revoked; import under another --sensor name.`,
+      });
     const totalBytes = opts.files.reduce((sum, f) => sum + statSync(f).size, 0);
     const progress = new Progress(totalBytes);
     let stored = 0;
@@ -45,7 +50,10 @@ export async function runImport(opts: ImportOptions): Promise<number> {
     for (const file of opts.files) {
       const input = createReadStream(file);
       input.on('data', (d) => progress.advance(d.length));
-      const lines = createInterface({ input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input, crlfDelay: Infinity });
+      const lines = createInterface({
+        input: file.endsWith('.gz') ? input.pipe(createGunzip()) : input,
+        crlfDelay: Infinity,
+      });
       let chunk: string[] = [];
       let firstLine = 1;
       let lineNo = 0;
@@ -58,7 +66,13 @@ export async function runImport(opts: ImportOptions): Promise<number> {
             details: parsed.problems.map((p) => ({ path: `${file}${p.path}`, message: p.message })),
           });
         }
-        const batch: EventBatch = { batchId: chunkBatchId(sensor.id, chunk), seq: seq++, created: Date.now(), software: `portent-import/${VERSION}`, events: parsed.columns };
+        const batch: EventBatch = {
+          batchId: chunkBatchId(sensor.id, chunk),
+          seq: seq++,
+          created: Date.now(),
+          software: `portent-import/${VERSION}`,
+          events: parsed.columns,
+        };
         const [outcome] = await stores.events.append([{ sensor: sensor.num, batch, received: Date.now() }]);
         if (outcome.status === 'stored') {
           stored++;
@@ -75,7 +89,9 @@ export async function runImport(opts: ImportOptions): Promise<number> {
       await flush();
     }
     progress.done();
-    opts.out(`Imported ${events} events in ${stored} batches from ${opts.files.length} file(s) as sensor "${sensor.name}"${duplicate ? `; ${duplicate} batches were already stored` : ''}.`);
+    opts.out(
+      `Imported ${events} events in ${stored} batches from ${opts.files.length} file(s) as sensor "${sensor.name}"${duplicate ? `; ${duplicate} batches were already stored` : ''}.`,
+    );
     return 0;
   } finally {
     await stores.close();

@@ -18,7 +18,9 @@ export class Progress {
     const share = Math.min(1, this.#done / this.#total);
     const width = 30;
     const bar = '█'.repeat(Math.round(share * width)).padEnd(width, '░');
-    process.stderr.write(`\r${bar} ${(share * 100).toFixed(0).padStart(3)}%  ${(this.#done / 1048576).toFixed(1)} / ${(this.#total / 1048576).toFixed(1)} MiB`);
+    process.stderr.write(
+      `\r${bar} ${(share * 100).toFixed(0).padStart(3)}%  ${(this.#done / 1048576).toFixed(1)} / ${(this.#total / 1048576).toFixed(1)} MiB`,
+    );
   }
 
   done(): void {

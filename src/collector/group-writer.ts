@@ -23,12 +23,15 @@ export class GroupWriter {
   #draining: Promise<void> | null = null;
   #closed = false;
 
-  constructor(store: EventStore, opts: {
+  constructor(
+    store: EventStore,
+    opts: {
       maxPending: number;
       maxEventsPerCommit?: number;
       /** Called with each commit's duration, for the store-latency histogram. */
       observe?: (seconds: number, batches: number) => void;
-    },) {
+    },
+  ) {
     this.#store = store;
     this.#maxPending = opts.maxPending;
     this.#maxEventsPerCommit = opts.maxEventsPerCommit ?? 500_000;
@@ -44,7 +47,9 @@ export class GroupWriter {
     if (this.#closed) return Promise.reject(new PortentError('SHUTTING_DOWN'));
     if (this.#queue.length >= this.#maxPending) {
       return Promise.reject(
-        new PortentError('STORE_UNAVAILABLE', { message: `The store is behind: ${this.#queue.length} batches are waiting to be written. Retry shortly.` }),
+        new PortentError('STORE_UNAVAILABLE', {
+          message: `The store is behind: ${this.#queue.length} batches are waiting to be written. Retry shortly.`,
+        }),
       );
     }
     return new Promise((resolve, reject) => {
@@ -57,7 +62,10 @@ export class GroupWriter {
     while (this.#queue.length > 0) {
       let events = 0;
       let n = 0;
-      while (n < this.#queue.length && (n === 0 || events + this.#queue[n].item.batch.events.length <= this.#maxEventsPerCommit)) {
+      while (
+        n < this.#queue.length &&
+        (n === 0 || events + this.#queue[n].item.batch.events.length <= this.#maxEventsPerCommit)
+      ) {
         events += this.#queue[n].item.batch.events.length;
         n++;
       }

@@ -6,7 +6,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { PortentError } from '../core/errors.ts';
 import type { EventBatch } from '../core/event.ts';
-import { NONCE_PATTERN, SIGNATURE_HEADERS, bodyDigest, canonicalRequest, signature, signaturesEqual } from '../core/signing.ts';
+import {
+  NONCE_PATTERN,
+  SIGNATURE_HEADERS,
+  bodyDigest,
+  canonicalRequest,
+  signature,
+  signaturesEqual,
+} from '../core/signing.ts';
 import { decodeBinaryBatch } from '../core/wire/binary.ts';
 import { decodeNdjsonBatch } from '../core/wire/ndjson.ts';
 import type { ServerMetrics } from '../server/metrics.ts';
@@ -71,10 +78,18 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     const sig = h(SIGNATURE_HEADERS.signature);
     if (!id || !ts || !nonce || !sig) {
       const missing = Object.values(SIGNATURE_HEADERS).filter((name) => !h(name));
-      throw new PortentError('AUTH_MISSING', { message: `The request is not signed: header ${missing.join(', ')} missing.` });
+      throw new PortentError('AUTH_MISSING', {
+        message: `The request is not signed: header ${missing.join(', ')} missing.`,
+      });
     }
-    if (!/^\d{1,12}$/.test(ts)) throw new PortentError('AUTH_BAD_SIGNATURE', { message: `${SIGNATURE_HEADERS.timestamp} must be Unix seconds, got "${ts.slice(0, 40)}".` });
-    if (!NONCE_PATTERN.test(nonce)) throw new PortentError('AUTH_BAD_SIGNATURE', { message: `${SIGNATURE_HEADERS.nonce} must be 16-64 characters from A-Z a-z 0-9 _ -.` });
+    if (!/^\d{1,12}$/.test(ts))
+      throw new PortentError('AUTH_BAD_SIGNATURE', {
+        message: `${SIGNATURE_HEADERS.timestamp} must be Unix seconds, got "${ts.slice(0, 40)}".`,
+      });
+    if (!NONCE_PATTERN.test(nonce))
+      throw new PortentError('AUTH_BAD_SIGNATURE', {
+        message: `${SIGNATURE_HEADERS.nonce} must be 16-64 characters from A-Z a-z 0-9 _ -.`,
+      });
     const skewS = Math.abs(clock.now() / 1000 - Number(ts));
     if (skewS * 1000 > options.maxClockSkewMs) {
       throw new PortentError('AUTH_CLOCK_SKEW', {
@@ -82,8 +97,14 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       });
     }
     const known = await secretOf(id);
-    if (known === null) throw new PortentError('AUTH_UNKNOWN_SENSOR', { message: `No active sensor has the id "${id.slice(0, 64)}".` });
-    const expected = signature(known.secret, canonicalRequest(req.method, req.url, ts, nonce, bodyDigest(body)));
+    if (known === null)
+      throw new PortentError('AUTH_UNKNOWN_SENSOR', {
+        message: `No active sensor has the id "${id.slice(0, 64)}".`,
+      });
+    const expected = signature(
+      known.secret,
+      canonicalRequest(req.method, req.url, ts, nonce, bodyDigest(body)),
+    );
     if (!signaturesEqual(expected, sig.toLowerCase())) throw new PortentError('AUTH_BAD_SIGNATURE');
     if (!nonces.remember(id, nonce, clock.now())) throw new PortentError('AUTH_REPLAY');
     return { id, num: known.num };
@@ -97,26 +118,36 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
         body = await gunzipAsync(raw, { maxOutputLength: options.maxDecompressedBytes });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          throw new PortentError('BATCH_TOO_LARGE', { message: `The batch decompresses to more than ${options.maxDecompressedBytes} bytes.` });
+          throw new PortentError('BATCH_TOO_LARGE', {
+            message: `The batch decompresses to more than ${options.maxDecompressedBytes} bytes.`,
+          });
         }
-        throw new PortentError('BATCH_MALFORMED', { message: `The body is not valid gzip: ${(err as Error).message}.` });
+        throw new PortentError('BATCH_MALFORMED', {
+          message: `The body is not valid gzip: ${(err as Error).message}.`,
+        });
       }
     } else if (encoding !== 'identity') {
-      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Encoding "${encoding.slice(0, 40)}" is not supported; use gzip or none.` });
+      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', {
+        message: `Content-Encoding "${encoding.slice(0, 40)}" is not supported; use gzip or none.`,
+      });
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const limits = { maxEvents: options.maxBatchEvents };
     return type === BINARY_TYPE ? decodeBinaryBatch(body, limits) : decodeNdjsonBatch(body, limits);
   }
 
-  app.addContentTypeParser([BINARY_TYPE, NDJSON_TYPE], { parseAs: 'buffer', bodyLimit: options.maxBatchBytes }, (_req, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    [BINARY_TYPE, NDJSON_TYPE],
+    { parseAs: 'buffer', bodyLimit: options.maxBatchBytes },
+    (_req, body, done) => done(null, body),
   );
 
   app.post('/api/v1/batches', { schema: { response: { 200: batchAckSchema } } }, async (req, reply) => {
     const raw = req.body;
     if (!Buffer.isBuffer(raw)) {
-      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Type must be ${NDJSON_TYPE} or ${BINARY_TYPE}.` });
+      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', {
+        message: `Content-Type must be ${NDJSON_TYPE} or ${BINARY_TYPE}.`,
+      });
     }
     const sensor = await authenticate(req, raw);
     const batch = await decode(req, raw);
@@ -133,7 +164,12 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       const outcome = await writer.submit({ sensor: sensor.num, batch, received: now });
       metrics.batchesIngested.inc({ outcome: outcome.status });
       if (outcome.status === 'stored') metrics.eventsIngested.inc(batch.events.length);
-      return { status: outcome.status, batch_id: batch.batchId, events: batch.events.length, ingest_seq: outcome.ingestSeq };
+      return {
+        status: outcome.status,
+        batch_id: batch.batchId,
+        events: batch.events.length,
+        ingest_seq: outcome.ingestSeq,
+      };
     } finally {
       metrics.pendingBatches.dec();
     }
@@ -142,7 +178,11 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   function requireAdmin(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const given = req.headers.authorization ?? '';
     if (options.adminToken === '') {
-      done(new PortentError('ADMIN_UNAUTHORIZED', { message: 'Admin routes are disabled: set server.admin_token to enable them.' }));
+      done(
+        new PortentError('ADMIN_UNAUTHORIZED', {
+          message: 'Admin routes are disabled: set server.admin_token to enable them.',
+        }),
+      );
     } else if (!signaturesEqual(given, `Bearer ${options.adminToken}`)) {
       done(new PortentError('ADMIN_UNAUTHORIZED'));
     } else done();
@@ -165,15 +205,22 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     },
   );
 
-  app.get('/api/v1/sensors', { onRequest: requireAdmin, schema: { response: { 200: sensorListSchema } } }, async () => ({
-    sensors: (await state.listSensors()).map(sensorView),
-  }));
+  app.get(
+    '/api/v1/sensors',
+    { onRequest: requireAdmin, schema: { response: { 200: sensorListSchema } } },
+    async () => ({
+      sensors: (await state.listSensors()).map(sensorView),
+    }),
+  );
 
   app.delete(
     '/api/v1/sensors/:id',
     {
       onRequest: requireAdmin,
-      schema: { params: { type: 'object', properties: { id: { type: 'string', maxLength: 80 } }, required: ['id'] }, response: { 200: sensorSchema } },
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'string', maxLength: 80 } }, required: ['id'] },
+        response: { 200: sensorSchema },
+      },
     },
     async (req) => {
       const s = await state.revokeSensor((req.params as { id: string }).id, clock.now());

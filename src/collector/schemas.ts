@@ -9,7 +9,10 @@ export const batchAckSchema = Type.Object(
     }),
     batch_id: Type.String({ format: 'uuid' }),
     events: Type.Integer({ minimum: 0 }),
-    ingest_seq: Type.Integer({ minimum: 1, description: 'The server-wide sequence number the batch was stored under.' }),
+    ingest_seq: Type.Integer({
+      minimum: 1,
+      description: 'The server-wide sequence number the batch was stored under.',
+    }),
   },
   { additionalProperties: false },
 );
@@ -34,4 +37,7 @@ export const sensorCreatedSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const sensorListSchema = Type.Object({ sensors: Type.Array(sensorSchema) }, { additionalProperties: false });
+export const sensorListSchema = Type.Object(
+  { sensors: Type.Array(sensorSchema) },
+  { additionalProperties: false },
+);

@@ -45,7 +45,8 @@ export function typeLabel(node: SchemaNode): string {
     return `${meta.emptyMeans === undefined ? 'size' : 'size or ""'}${limits(meta.minimum, meta.maximum)}`;
   }
   if (node.enum !== undefined) return `one of ${node.enum.map(String).join(', ')}`;
-  if (node.type === 'integer' || node.type === 'number') return `${node.type}${limits(node.minimum, node.maximum)}`;
+  if (node.type === 'integer' || node.type === 'number')
+    return `${node.type}${limits(node.minimum, node.maximum)}`;
   return node.type ?? 'value';
 }
 
@@ -64,7 +65,10 @@ function table(header: string[], rows: string[][]): string[] {
 /** docs/configuration.md: how configuration is read, then one table per section. */
 export function renderConfigDocs(): string {
   const docs = sections();
-  const allowed = [...NON_CONFIG_VARIABLES.map((v) => `\`${v}\``), ...NON_CONFIG_PREFIXES.map((p) => `\`${p}*\``)];
+  const allowed = [
+    ...NON_CONFIG_VARIABLES.map((v) => `\`${v}\``),
+    ...NON_CONFIG_PREFIXES.map((p) => `\`${p}*\``),
+  ];
   const out = [
     '# Configuration',
     '',

@@ -251,7 +251,10 @@ function resolve(
 }
 
 function unknownVariable(name: string, known: string[]): string {
-  const guess = closestName(name, known);
+  // PORTENT_LOG_LEVEL: a key's name without its section is the likeliest slip of all.
+  const rest = name.slice('PORTENT_'.length);
+  const sectionless = known.filter((k) => k.endsWith(`_${rest}`));
+  const guess = sectionless.length === 1 ? sectionless[0] : closestName(name, known);
   if (guess !== undefined) return `unknown variable "${name}" — did you mean "${guess}"?`;
   return (
     `unknown variable "${name}": no configuration key has this name (the keys are in docs/configuration.md); ` +
@@ -308,7 +311,8 @@ export function formatConfigProblems(err: unknown): string {
   if (err.details.length === 0) return err.message;
   return err.details
     .map((p: ConfigProblem) => {
-      const where = p.file !== undefined && p.line !== undefined ? `${p.file}:${p.line}:${p.column ?? 1}: ` : '';
+      const where =
+        p.file !== undefined && p.line !== undefined ? `${p.file}:${p.line}:${p.column ?? 1}: ` : '';
       return `${where}${p.path === '' ? '' : `${p.path}: `}${p.message}`;
     })
     .join('\n');
@@ -328,7 +332,10 @@ export function configCheck(
     const overrides = fromEnv.length === 0 ? '' : `, with ${fromEnv.join(', ')} from the environment`;
     return { ok: true, text: `${what}: the configuration is valid${overrides}.` };
   } catch (err) {
-    if (!(err instanceof PortentError) || (err.code !== 'CONFIG_INVALID' && err.code !== 'CONFIG_UNREADABLE')) {
+    if (
+      !(err instanceof PortentError) ||
+      (err.code !== 'CONFIG_INVALID' && err.code !== 'CONFIG_UNREADABLE')
+    ) {
       throw err;
     }
     const lines = formatConfigProblems(err)

@@ -3,7 +3,10 @@
 /** Edit distance counting insertions, deletions, substitutions and swaps of neighbours as one edit each. */
 export function editDistance(a: string, b: string): number {
   // Optimal string alignment: Levenshtein plus adjacent transposition, because "prot" for "port" is one slip.
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [
+    i,
+    ...new Array<number>(b.length).fill(0),
+  ]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {

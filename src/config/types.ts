@@ -50,7 +50,9 @@ export function asNode(schema: unknown): SchemaNode {
 }
 
 /** True for a schema that describes a mapping of named keys (a section or the whole config). */
-export function isObjectNode(node: SchemaNode): node is SchemaNode & { properties: Record<string, SchemaNode> } {
+export function isObjectNode(
+  node: SchemaNode,
+): node is SchemaNode & { properties: Record<string, SchemaNode> } {
   return node.type === 'object' && node.properties !== undefined;
 }
 
@@ -74,7 +76,9 @@ function readDuration(value: unknown): number | { problem: string } {
   const m = DURATION_RE.exec(value);
   if (m === null) {
     if (/^[0-9]+$/.test(value)) {
-      return { problem: `${expected}; got ${describeValue(value)} (a number needs a unit: ms, s, m, h or d)` };
+      return {
+        problem: `${expected}; got ${describeValue(value)} (a number needs a unit: ms, s, m, h or d)`,
+      };
     }
     // Only case and spacing slips get a suggestion: anything else could mean more than one thing.
     const squeezed = value.replace(/\s+/g, '').toLowerCase();
@@ -108,7 +112,10 @@ export function formatDuration(ms: number): string {
 }
 
 /** Why `value` is not a duration within the limits, or undefined when it is one. */
-export function durationProblem(value: unknown, limits: { minimum?: string; maximum?: string } = {}): string | undefined {
+export function durationProblem(
+  value: unknown,
+  limits: { minimum?: string; maximum?: string } = {},
+): string | undefined {
   const ms = readDuration(value);
   if (typeof ms !== 'number') return ms.problem;
   const min = limits.minimum === undefined ? undefined : parseDuration(limits.minimum);
@@ -190,7 +197,8 @@ function readByteSize(value: unknown, emptyMeans?: string): number | null | { pr
  */
 export function parseByteSize(text: string | number): number {
   const r = readByteSize(text);
-  if (typeof r !== 'number') throw new RangeError(r === null ? 'must not be empty' : r.problem);
+  // Without `emptyMeans`, readByteSize never returns null.
+  if (typeof r !== 'number') throw new RangeError(r?.problem);
   return r;
 }
 
@@ -295,7 +303,8 @@ export function describeValue(value: unknown, secret = false): string {
     if (secret) return `a string of ${value.length} characters`;
     return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   }
-  if (typeof value === 'number' || typeof value === 'boolean') return secret ? `a ${typeof value}` : String(value);
+  if (typeof value === 'number' || typeof value === 'boolean')
+    return secret ? `a ${typeof value}` : String(value);
   if (value === null) return 'an empty value';
   if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';

@@ -66,8 +66,10 @@ function walk(
     }
     const before = out.length;
     for (const [key, child] of Object.entries(value)) {
-      if (Object.hasOwn(node.properties, key)) walk(root, node.properties[key], child, [...path, key], ctx, out);
-      else if (node.additionalProperties === false) report([...path, key], unknownKey(root, node, path, key), 'key');
+      if (Object.hasOwn(node.properties, key))
+        walk(root, node.properties[key], child, [...path, key], ctx, out);
+      else if (node.additionalProperties === false)
+        report([...path, key], unknownKey(root, node, path, key), 'key');
     }
     for (const key of node.required ?? []) {
       if (value[key] === undefined && node.properties[key].default === undefined) {
@@ -86,7 +88,12 @@ function walk(
   if (message !== undefined) report(path, message, 'value');
 }
 
-function unknownKey(root: SchemaNode, node: SchemaNode & { properties: object }, path: string[], key: string): string {
+function unknownKey(
+  root: SchemaNode,
+  node: SchemaNode & { properties: object },
+  path: string[],
+  key: string,
+): string {
   const what = path.length === 0 ? 'section' : 'key';
   const known = Object.keys(node.properties);
   const guess = closestName(key, known);
@@ -94,7 +101,9 @@ function unknownKey(root: SchemaNode, node: SchemaNode & { properties: object },
 
   // A right key in the wrong place is common when copying snippets; say where it goes.
   const sections = isObjectNode(root) ? Object.entries(root.properties) : [];
-  const homes = sections.filter(([, s]) => isObjectNode(s) && Object.hasOwn(s.properties, key)).map(([n]) => n);
+  const homes = sections
+    .filter(([, s]) => isObjectNode(s) && Object.hasOwn(s.properties, key))
+    .map(([n]) => n);
   if (homes.length > 0 && path.length === 0) {
     return `unknown section "${key}" — it is a key of the ${homes.join(' and ')} section; put it under "${homes[0]}:"`;
   }
@@ -107,7 +116,8 @@ function unknownKey(root: SchemaNode, node: SchemaNode & { properties: object },
 /** Why a non-mapping value does not fit its field, or undefined when it fits. */
 export function leafProblem(node: SchemaNode, value: unknown): string | undefined {
   const meta = node[FIELD_META];
-  if (meta?.kind === 'duration') return durationProblem(value, meta as { minimum?: string; maximum?: string });
+  if (meta?.kind === 'duration')
+    return durationProblem(value, meta as { minimum?: string; maximum?: string });
   if (meta?.kind === 'bytesize') return byteSizeProblem(value, meta);
 
   const expected = expectation(node);

@@ -203,7 +203,12 @@ test('parseAddress accepts exactly what node:net isIP accepts (zone ids aside)',
   const junk = fc.string({ unit: alphabet, maxLength: 46 });
   // Mutations of valid addresses find the interesting boundaries; pure junk finds the rest.
   const mutated = fc
-    .tuple(fc.oneof(fc.ipV4(), fc.ipV6()), fc.nat(), fc.constantFrom(...'0:.f1'.split('')), fc.constantFrom(0, 1, 2))
+    .tuple(
+      fc.oneof(fc.ipV4(), fc.ipV6()),
+      fc.nat(),
+      fc.constantFrom(...'0:.f1'.split('')),
+      fc.constantFrom(0, 1, 2),
+    )
     .map(([s, at, ch, op]) => {
       const i = at % (s.length + 1);
       if (op === 0) return s.slice(0, i) + s.slice(i + 1);

@@ -86,7 +86,6 @@ function parseV6(text: string): boolean {
       if (v4 < 0) return false;
       groups[n++] = v4 >>> 16;
       groups[n++] = v4 & 0xffff;
-      i = len;
       break;
     }
     if (digits === 0 || digits > 4 || n === 8) return false;

@@ -113,7 +113,8 @@ export const ERRORS = {
   },
   IMPORT_INVALID: {
     status: 400,
-    message: 'An input file has records that are not valid events; nothing from the failing chunk was stored.',
+    message:
+      'An input file has records that are not valid events; nothing from the failing chunk was stored.',
     hint: 'Fix the lines listed (file:line and field path) and import again; batches before the failure were stored and are idempotent.',
   },
   USAGE: {

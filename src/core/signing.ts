@@ -17,7 +17,13 @@ export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
  * exactly as sent (after compression), one per line. Signing the compressed bytes lets the
  * collector authenticate before it spends any work decompressing.
  */
-export function canonicalRequest(method: string, path: string, timestamp: string, nonce: string, bodySha256: string): string {
+export function canonicalRequest(
+  method: string,
+  path: string,
+  timestamp: string,
+  nonce: string,
+  bodySha256: string,
+): string {
   return `${method.toUpperCase()}\n${path}\n${timestamp}\n${nonce}\n${bodySha256}`;
 }
 
@@ -51,6 +57,9 @@ export function signRequest(
     [SIGNATURE_HEADERS.sensor]: sensorId,
     [SIGNATURE_HEADERS.timestamp]: timestamp,
     [SIGNATURE_HEADERS.nonce]: nonce,
-    [SIGNATURE_HEADERS.signature]: signature(secret, canonicalRequest(method, path, timestamp, nonce, bodyDigest(body))),
+    [SIGNATURE_HEADERS.signature]: signature(
+      secret,
+      canonicalRequest(method, path, timestamp, nonce, bodyDigest(body)),
+    ),
   };
 }

@@ -1,7 +1,12 @@
 // The HTTP application factory: one Fastify instance with the collector, the read API and /metrics.
 // Built from interfaces and options only, so tests inject requests without sockets or files.
 
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
 import type { Clock } from '../core/clock.ts';
 import { PortentError, MAX_REPORTED_PROBLEMS, type ErrorCode } from '../core/errors.ts';
 import { apiRoutes } from '../api/routes.ts';
@@ -55,8 +60,14 @@ function toPortentError(err: FastifyError | PortentError | Error): PortentError 
     });
   }
   const code = fe.code ? FASTIFY_CODES[fe.code] : undefined;
-  if (code) return new PortentError(code, { message: code === 'BATCH_TOO_LARGE' ? `The request body is larger than the limit: ${fe.message}` : undefined, cause: err });
-  if (fe.statusCode === 400 && fe.code === 'FST_ERR_VALIDATION') return new PortentError('QUERY_INVALID', { cause: err });
+  if (code)
+    return new PortentError(code, {
+      message:
+        code === 'BATCH_TOO_LARGE' ? `The request body is larger than the limit: ${fe.message}` : undefined,
+      cause: err,
+    });
+  if (fe.statusCode === 400 && fe.code === 'FST_ERR_VALIDATION')
+    return new PortentError('QUERY_INVALID', { cause: err });
   return new PortentError('INTERNAL', { cause: err });
 }
 
@@ -79,17 +90,26 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
   app.setErrorHandler((err, req, reply) => {
     const e = toPortentError(err as Error);
     metrics.rejects.inc({ code: e.code });
-    if (e.code === 'INTERNAL' || e.code === 'STORE_UNAVAILABLE') req.log.error({ err, code: e.code }, 'Request failed.');
+    if (e.code === 'INTERNAL' || e.code === 'STORE_UNAVAILABLE')
+      req.log.error({ err, code: e.code }, 'Request failed.');
     else req.log.info({ code: e.code, url: req.url }, 'Request refused.');
     return reply.code(e.status).type('application/json').send(JSON.stringify(e.toJSON()));
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new PortentError('NOT_FOUND', { message: `There is no ${req.method} ${req.url.split('?')[0].slice(0, 200)}.` });
+    const e = new PortentError('NOT_FOUND', {
+      message: `There is no ${req.method} ${req.url.split('?')[0].slice(0, 200)}.`,
+    });
     metrics.rejects.inc({ code: e.code });
     return reply.code(404).type('application/json').send(JSON.stringify(e.toJSON()));
   });
 
-  await collectorRoutes(app, { state: opts.state, writer, clock: opts.clock, metrics, options: opts.collector });
+  await collectorRoutes(app, {
+    state: opts.state,
+    writer,
+    clock: opts.clock,
+    metrics,
+    options: opts.collector,
+  });
   await apiRoutes(app, {
     events: opts.events,
     clock: opts.clock,

@@ -5,10 +5,26 @@ import { allocColumns, Action, Origin, Proto, type EventColumns } from '../core/
 
 /** Ports background scanning hits most, with relative weights (from DShield/ISC port reports). */
 const PORT_MIX: [proto: number, port: number, weight: number][] = [
-  [Proto.tcp, 23, 20], [Proto.tcp, 22, 14], [Proto.tcp, 445, 10], [Proto.tcp, 80, 9], [Proto.tcp, 3389, 7],
-  [Proto.tcp, 443, 6], [Proto.tcp, 8080, 5], [Proto.tcp, 2323, 4], [Proto.tcp, 1433, 3], [Proto.tcp, 5900, 3],
-  [Proto.tcp, 3306, 2], [Proto.tcp, 6379, 2], [Proto.tcp, 8443, 2], [Proto.tcp, 81, 2], [Proto.tcp, 5555, 2],
-  [Proto.udp, 5060, 3], [Proto.udp, 53, 2], [Proto.udp, 123, 2], [Proto.udp, 1900, 2], [Proto.udp, 161, 1],
+  [Proto.tcp, 23, 20],
+  [Proto.tcp, 22, 14],
+  [Proto.tcp, 445, 10],
+  [Proto.tcp, 80, 9],
+  [Proto.tcp, 3389, 7],
+  [Proto.tcp, 443, 6],
+  [Proto.tcp, 8080, 5],
+  [Proto.tcp, 2323, 4],
+  [Proto.tcp, 1433, 3],
+  [Proto.tcp, 5900, 3],
+  [Proto.tcp, 3306, 2],
+  [Proto.tcp, 6379, 2],
+  [Proto.tcp, 8443, 2],
+  [Proto.tcp, 81, 2],
+  [Proto.tcp, 5555, 2],
+  [Proto.udp, 5060, 3],
+  [Proto.udp, 53, 2],
+  [Proto.udp, 123, 2],
+  [Proto.udp, 1900, 2],
+  [Proto.udp, 161, 1],
 ];
 /** Share of events to a uniformly random port (the long tail). */
 const TAIL = 0.15;
@@ -43,7 +59,10 @@ export class BackgroundTraffic {
     this.#random = rng(opts.seed);
     const r = this.#random;
     // Sources spread over the whole unicast space, so /24s and /16s vary as they do on the Internet.
-    this.#sources = Uint32Array.from({ length: opts.sources }, () => (((1 + Math.floor(r() * 223)) << 24) | Math.floor(r() * 0xffffff)) >>> 0);
+    this.#sources = Uint32Array.from(
+      { length: opts.sources },
+      () => (((1 + Math.floor(r() * 223)) << 24) | Math.floor(r() * 0xffffff)) >>> 0,
+    );
     const s = opts.skew ?? 1.1;
     this.#cumulative = cumulative(Array.from({ length: opts.sources }, (_, i) => 1 / Math.pow(i + 1, s)));
     this.#portCumulative = cumulative(PORT_MIX.map((p) => p[2]));

@@ -34,7 +34,13 @@ export class RollupCell {
   needsMerge = true;
   touched = 0;
 
-  mergeFrom(o: { events: number; sources: DistinctSketch; targets: DistinctSketch; sensors: DistinctSketch; subnets: DistinctSketch }): void {
+  mergeFrom(o: {
+    events: number;
+    sources: DistinctSketch;
+    targets: DistinctSketch;
+    sensors: DistinctSketch;
+    subnets: DistinctSketch;
+  }): void {
     this.events += o.events;
     this.sources.merge(o.sources);
     this.targets.merge(o.targets);
@@ -60,7 +66,14 @@ export class SourceCell {
     this.addr = addr;
   }
 
-  mergeFrom(o: { first: number; last: number; events: number; ports: DistinctSketch; targets: DistinctSketch; sensors: DistinctSketch }): void {
+  mergeFrom(o: {
+    first: number;
+    last: number;
+    events: number;
+    ports: DistinctSketch;
+    targets: DistinctSketch;
+    sensors: DistinctSketch;
+  }): void {
     if (o.first < this.first) this.first = o.first;
     if (o.last > this.last) this.last = o.last;
     this.events += o.events;
@@ -178,14 +191,16 @@ export class Aggregates {
     const cutoff = now - this.#policy.residentMs;
     for (const levelMap of Object.values(this.levels)) {
       for (const [b, cells] of levelMap) {
-        for (const [k, cell] of cells) if (!cell.dirty && cell.pending === 0 && cell.touched < cutoff) cells.delete(k);
+        for (const [k, cell] of cells)
+          if (!cell.dirty && cell.pending === 0 && cell.touched < cutoff) cells.delete(k);
         if (cells.size === 0) levelMap.delete(b);
       }
     }
     for (const [k, s] of this.sources) if (!s.dirty && s.touched < cutoff) this.sources.delete(k);
     if (this.sources.size > this.#policy.maxSources) {
       const clean = [...this.sources].filter(([, s]) => !s.dirty).sort((a, b) => a[1].touched - b[1].touched);
-      for (let i = 0; i < clean.length && this.sources.size > this.#policy.maxSources; i++) this.sources.delete(clean[i][0]);
+      for (let i = 0; i < clean.length && this.sources.size > this.#policy.maxSources; i++)
+        this.sources.delete(clean[i][0]);
     }
   }
 

@@ -66,38 +66,43 @@ export interface EventArbOptions {
 export function arbEvent(opts: EventArbOptions = {}): fc.Arbitrary<PortentEvent> {
   const family = opts.family ?? 'any';
   const plain = opts.plain ?? false;
-  const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => (plain ? fc.constant(null) : fc.option(a, { nil: null }));
-  return fc.record({
-    time: arbTime,
-    src: arbAddressText(family),
-    srcPort: fc.integer({ min: 0, max: 65535 }),
-    dst: fc.option(arbAddressText(family), { nil: null, freq: 4 }),
-    dstPort: fc.oneof(fc.constantFrom(22, 23, 80, 443, 445, 3389), fc.integer({ min: 0, max: 65535 })),
-    proto: fc.oneof(fc.constantFrom(1, 6, 17, 58, 132), fc.integer({ min: 0, max: 255 })),
-    tcpFlags: fc.integer({ min: 0, max: 255 }),
-    action: fc.constantFrom(...ACTION_NAMES),
-    origin: fc.constantFrom(...ORIGIN_NAMES),
-    ipId: opt(fc.integer({ min: 0, max: 0xffff })),
-    ttl: opt(fc.integer({ min: 0, max: 0xff })),
-    window: opt(fc.integer({ min: 0, max: 0xffff })),
-    seq: opt(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 0xffffffff))),
-    payloadSha256: opt(arbSha),
-    count: plain ? fc.constant(1) : arbU32Biased,
-    sampling: plain ? fc.constant(1) : arbU32Biased,
-  });
+  const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> =>
+    plain ? fc.constant(null) : fc.option(a, { nil: null });
+  return fc
+    .record({
+      time: arbTime,
+      src: arbAddressText(family),
+      srcPort: fc.integer({ min: 0, max: 65535 }),
+      dst: fc.option(arbAddressText(family), { nil: null, freq: 4 }),
+      dstPort: fc.oneof(fc.constantFrom(22, 23, 80, 443, 445, 3389), fc.integer({ min: 0, max: 65535 })),
+      proto: fc.oneof(fc.constantFrom(1, 6, 17, 58, 132), fc.integer({ min: 0, max: 255 })),
+      tcpFlags: fc.integer({ min: 0, max: 255 }),
+      action: fc.constantFrom(...ACTION_NAMES),
+      origin: fc.constantFrom(...ORIGIN_NAMES),
+      ipId: opt(fc.integer({ min: 0, max: 0xffff })),
+      ttl: opt(fc.integer({ min: 0, max: 0xff })),
+      window: opt(fc.integer({ min: 0, max: 0xffff })),
+      seq: opt(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 0xffffffff))),
+      payloadSha256: opt(arbSha),
+      count: plain ? fc.constant(1) : arbU32Biased,
+      sampling: plain ? fc.constant(1) : arbU32Biased,
+    })
+    .map((e) => ({ ...e })); // fc.record makes null-prototype objects; tests compare with plain ones
 }
 
 /** A valid envelope (never the nil UUID; software printable ASCII, 1..64 characters). */
-export const arbEnvelope: fc.Arbitrary<BatchEnvelope> = fc.record({
-  batchId: fc.uuid().filter((u) => u !== '00000000-0000-0000-0000-000000000000'),
-  seq: fc.oneof(fc.maxSafeNat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER)),
-  created: fc.integer({ min: EVENT_LIMITS.minTime, max: ARB_NOW }),
-  software: fc.string({
-    unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
-    minLength: 1,
-    maxLength: 64,
-  }),
-});
+export const arbEnvelope: fc.Arbitrary<BatchEnvelope> = fc
+  .record({
+    batchId: fc.uuid().filter((u) => u !== '00000000-0000-0000-0000-000000000000'),
+    seq: fc.oneof(fc.maxSafeNat(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER)),
+    created: fc.integer({ min: EVENT_LIMITS.minTime, max: ARB_NOW }),
+    software: fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      minLength: 1,
+      maxLength: 64,
+    }),
+  })
+  .map((e) => ({ ...e }));
 
 const FIELDS = Object.keys({
   time: 0,
@@ -132,7 +137,10 @@ export function arbEvents(opts: BatchArbOptions = {}): fc.Arbitrary<PortentEvent
   return (typeof family === 'string' ? fc.constant(family) : family).chain((fam) =>
     fc
       .tuple(
-        fc.array(arbEvent({ ...opts, family: fam }), { minLength: opts.minEvents ?? 0, maxLength: opts.maxEvents ?? 40 }),
+        fc.array(arbEvent({ ...opts, family: fam }), {
+          minLength: opts.minEvents ?? 0,
+          maxLength: opts.maxEvents ?? 40,
+        }),
         arbEvent({ ...opts, family: fam }),
         fc.array(fc.boolean(), { minLength: FIELDS.length, maxLength: FIELDS.length }),
         fc.option(fc.integer({ min: 0, max: 60_000 }), { nil: null }),
@@ -153,5 +161,7 @@ export function arbEvents(opts: BatchArbOptions = {}): fc.Arbitrary<PortentEvent
 
 /** A valid batch in columnar form. */
 export function arbEventBatch(opts: BatchArbOptions = {}): fc.Arbitrary<EventBatch> {
-  return fc.tuple(arbEnvelope, arbEvents(opts)).map(([env, events]) => ({ ...env, events: eventsToColumns(events) }));
+  return fc
+    .tuple(arbEnvelope, arbEvents(opts))
+    .map(([env, events]) => ({ ...env, events: eventsToColumns(events) }));
 }

@@ -358,6 +358,13 @@ function malformed(message: string): PortentError {
   return new PortentError('BATCH_MALFORMED', { message });
 }
 
+/** A hint for the commonest mix-ups: gzip without Content-Encoding, NDJSON sent as binary. */
+function misdirected(buf: Uint8Array): string {
+  if (buf[0] === 0x1f && buf[1] === 0x8b) return ' (it looks gzip-compressed: send Content-Encoding: gzip)';
+  if (buf[0] === 0x7b) return ' (it looks like NDJSON: send it as application/x-ndjson)';
+  return '';
+}
+
 /** Where one column's data sits, found by the layout pass before anything is allocated. */
 interface Sparse {
   bitmap: number;
@@ -410,7 +417,7 @@ export function decodeBinaryBatch(buf: Uint8Array, limits: DecodeLimits): EventB
 
   // Header
   if (total >= 4 && (buf[0] !== MAGIC0 || buf[1] !== MAGIC1 || buf[2] !== MAGIC2 || buf[3] !== MAGIC3))
-    throw malformed('not a binary batch: it does not start with the magic bytes "PTB1"');
+    throw malformed(`not a binary batch: it does not start with the magic bytes "PTB1"${misdirected(buf)}`);
   need('header', HEADER_BYTES);
   if (buf[4] !== BINARY_VERSION)
     throw malformed(

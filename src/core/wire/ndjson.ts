@@ -505,6 +505,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function toText(input: string | Uint8Array): string {
   if (typeof input === 'string') return input;
+  // The commonest mix-ups, named before they surface as baffling UTF-8 or JSON errors.
+  if (input[0] === 0x1f && input[1] === 0x8b)
+    throw new PortentError('BATCH_MALFORMED', {
+      message: 'The NDJSON body looks gzip-compressed; send it with Content-Encoding: gzip.',
+    });
+  if (input[0] === 0x50 && input[1] === 0x54 && input[2] === 0x42 && input[3] === 0x31)
+    throw new PortentError('BATCH_MALFORMED', {
+      message:
+        'The body is a binary batch (it starts with "PTB1"); send it as application/vnd.portent.batch.',
+    });
   try {
     return utf8.decode(input);
   } catch {

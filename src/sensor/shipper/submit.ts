@@ -25,7 +25,12 @@ export function newBatch(events: EventColumns, seq: number, now: number, softwar
 }
 
 /** Encodes the batch in the binary format, gzips it, signs it and posts it. */
-export async function submitBatch(baseUrl: string, who: SensorCredentials, batch: EventBatch, now = Date.now()): Promise<SubmitResult> {
+export async function submitBatch(
+  baseUrl: string,
+  who: SensorCredentials,
+  batch: EventBatch,
+  now = Date.now(),
+): Promise<SubmitResult> {
   const body = gzipSync(encodeBinaryBatch(batch), { level: 1 });
   const res = await fetch(new URL(BATCHES_PATH, baseUrl), {
     method: 'POST',

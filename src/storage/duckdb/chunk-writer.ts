@@ -63,7 +63,13 @@ export class EventChunkWriter {
   }
 
   #copy(col: number, arr: ArrayBufferView, byteStart: number, bytes: number): void {
-    duckdb.copy_data_to_vector(this.#vector(col), 0, arr.buffer as ArrayBuffer, arr.byteOffset + byteStart, bytes);
+    duckdb.copy_data_to_vector(
+      this.#vector(col),
+      0,
+      arr.buffer as ArrayBuffer,
+      arr.byteOffset + byteStart,
+      bytes,
+    );
   }
 
   /** Writes the validity bits in #mask (1 = value present) for column `col`. */

@@ -36,8 +36,15 @@ export class DuckDBDatabase {
       instance = await DuckDBInstance.create(opts.path, settings);
     } catch (err) {
       const text = String((err as Error).message ?? err);
-      if (/lock/i.test(text)) throw new PortentError('STORE_LOCKED', { message: `The store file ${opts.path} is held by another process.`, cause: err });
-      throw new PortentError('STORE_UNAVAILABLE', { message: `Could not open the store file ${opts.path}: ${text}`, cause: err });
+      if (/lock/i.test(text))
+        throw new PortentError('STORE_LOCKED', {
+          message: `The store file ${opts.path} is held by another process.`,
+          cause: err,
+        });
+      throw new PortentError('STORE_UNAVAILABLE', {
+        message: `Could not open the store file ${opts.path}: ${text}`,
+        cause: err,
+      });
     }
     const db = new DuckDBDatabase(instance, await instance.connect(), await instance.connect());
     await db.migrate();
@@ -47,19 +54,29 @@ export class DuckDBDatabase {
   /** Applies every migration newer than the file's schema version, each in its own transaction. */
   async migrate(): Promise<number> {
     const con = this.writer;
-    await con.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied TIMESTAMP_MS NOT NULL)');
-    const rows = (await con.runAndReadAll('SELECT coalesce(max(version), 0) FROM schema_migrations')).getRows();
+    await con.run(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied TIMESTAMP_MS NOT NULL)',
+    );
+    const rows = (
+      await con.runAndReadAll('SELECT coalesce(max(version), 0) FROM schema_migrations')
+    ).getRows();
     let current = Number(rows[0][0]);
     const newest = MIGRATIONS.at(-1)?.version ?? 0;
     if (current > newest) {
-      throw new PortentError('STORE_UNAVAILABLE', { message: `The store's schema version ${current} is newer than this Portent understands (${newest}); upgrade Portent.` });
+      throw new PortentError('STORE_UNAVAILABLE', {
+        message: `The store's schema version ${current} is newer than this Portent understands (${newest}); upgrade Portent.`,
+      });
     }
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       await con.run('BEGIN');
       try {
         for (const statement of m.sql) await con.run(statement);
-        await con.run('INSERT INTO schema_migrations VALUES ($1, $2, epoch_ms($3::BIGINT))', [m.version, m.name, Date.now()]);
+        await con.run('INSERT INTO schema_migrations VALUES ($1, $2, epoch_ms($3::BIGINT))', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
         await con.run('COMMIT');
       } catch (err) {
         await con.run('ROLLBACK');

@@ -6,8 +6,26 @@ import { allocColumns } from '../../core/event.ts';
 import { PortentError } from '../../core/errors.ts';
 import { addressToBigInt, bigIntToLimbs, formatAddress, parseAddress } from '../../core/address.ts';
 import { DistinctSketch } from '../../core/sketch.ts';
-import { Aggregates, LEVELS, DAY, HOUR, MINUTE, protoPortKey, type LevelName, type RollupCell, type SourceCell } from '../aggregates.ts';
-import type { AppendItem, AppendOutcome, EventStore, Metric, SeriesPoint, SourceSummary, TopPort } from '../event-store.ts';
+import {
+  Aggregates,
+  LEVELS,
+  DAY,
+  HOUR,
+  MINUTE,
+  protoPortKey,
+  type LevelName,
+  type RollupCell,
+  type SourceCell,
+} from '../aggregates.ts';
+import type {
+  AppendItem,
+  AppendOutcome,
+  EventStore,
+  Metric,
+  SeriesPoint,
+  SourceSummary,
+  TopPort,
+} from '../event-store.ts';
 import type { DuckDBDatabase } from './database.ts';
 import { EventChunkWriter } from './chunk-writer.ts';
 
@@ -101,8 +119,19 @@ export class DuckDBEventStore implements EventStore {
           const seq = ++this.#ingestSeq;
           this.#chunks.append(this.#appender, batch.events, sensor, seq);
           const p = values.length;
-          tuples.push(`($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`);
-          values.push(sensor, batch.batchId, seq, batch.seq, batch.created, received, batch.events.length, batch.software);
+          tuples.push(
+            `($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`,
+          );
+          values.push(
+            sensor,
+            batch.batchId,
+            seq,
+            batch.seq,
+            batch.created,
+            received,
+            batch.events.length,
+            batch.software,
+          );
           outcomes[i] = { status: 'stored', ingestSeq: seq };
         }
         this.#appender.flushSync();
@@ -113,7 +142,10 @@ export class DuckDBEventStore implements EventStore {
         for (const i of fresh) outcomes[i] = undefined;
         await con.run('ROLLBACK').catch(() => undefined);
         this.#appender.clear();
-        throw new PortentError('STORE_UNAVAILABLE', { message: `The event store failed to commit: ${(err as Error).message}`, cause: err });
+        throw new PortentError('STORE_UNAVAILABLE', {
+          message: `The event store failed to commit: ${(err as Error).message}`,
+          cause: err,
+        });
       }
       const now = this.#clock.now();
       for (const i of fresh) {
@@ -197,7 +229,10 @@ export class DuckDBEventStore implements EventStore {
       await con.run('COMMIT');
     } catch (err) {
       await con.run('ROLLBACK').catch(() => undefined);
-      throw new PortentError('STORE_UNAVAILABLE', { message: `Writing rollups failed: ${(err as Error).message}`, cause: err });
+      throw new PortentError('STORE_UNAVAILABLE', {
+        message: `Writing rollups failed: ${(err as Error).message}`,
+        cause: err,
+      });
     }
     for (const { cell } of dirtyRollups) cell.dirty = false;
     for (const s of dirtySources) s.dirty = false;
@@ -225,7 +260,13 @@ export class DuckDBEventStore implements EventStore {
         for (const r of result.getRowsJS()) {
           const cell = buckets.get(num(r[0]))?.get(protoPortKey(num(r[1]), num(r[2])));
           if (cell === undefined) continue;
-          cell.mergeFrom({ events: num(r[3]), sources: sketch(r[4]), targets: sketch(r[5]), sensors: sketch(r[6]), subnets: sketch(r[7]) });
+          cell.mergeFrom({
+            events: num(r[3]),
+            sources: sketch(r[4]),
+            targets: sketch(r[5]),
+            sensors: sketch(r[6]),
+            subnets: sketch(r[7]),
+          });
         }
       }
       for (const cells of buckets.values()) for (const cell of cells.values()) cell.needsMerge = false;
@@ -266,7 +307,9 @@ export class DuckDBEventStore implements EventStore {
   /** Rebuilds aggregates from raw events newer than the last flush (after a crash or kill). */
   async #replay(): Promise<void> {
     const con = this.#db.writer;
-    const meta = (await con.runAndReadAll('SELECT value::DOUBLE FROM meta WHERE key = $1', [CHECKPOINT_KEY])).getRows();
+    const meta = (
+      await con.runAndReadAll('SELECT value::DOUBLE FROM meta WHERE key = $1', [CHECKPOINT_KEY])
+    ).getRows();
     const after = meta.length > 0 ? num(meta[0][0]) : 0;
     const now = this.#clock.now();
     const last = this.#ingestSeq;
@@ -307,7 +350,13 @@ export class DuckDBEventStore implements EventStore {
     this.#agg.lastSeq = Math.max(after, last);
   }
 
-  async portSeries(proto: number, port: number, from: number, to: number, stepMs: number): Promise<SeriesPoint[]> {
+  async portSeries(
+    proto: number,
+    port: number,
+    from: number,
+    to: number,
+    stepMs: number,
+  ): Promise<SeriesPoint[]> {
     await this.flush();
     const level: LevelName = stepMs % DAY === 0 ? 'day' : stepMs % HOUR === 0 ? 'hour' : 'minute';
     const start = from - (from % stepMs);
@@ -369,7 +418,16 @@ export class DuckDBEventStore implements EventStore {
     for (const r of result.getRowsJS()) {
       const k = protoPortKey(num(r[0]), num(r[1]));
       let p = ports.get(k);
-      if (!p) ports.set(k, (p = { proto: num(r[0]), port: num(r[1]), events: 0, sk: [0, 1, 2, 3].map(() => new DistinctSketch()) }));
+      if (!p)
+        ports.set(
+          k,
+          (p = {
+            proto: num(r[0]),
+            port: num(r[1]),
+            events: 0,
+            sk: [0, 1, 2, 3].map(() => new DistinctSketch()),
+          }),
+        );
       p.events += num(r[2]);
       for (let j = 0; j < 4; j++) p.sk[j].merge(sketch(r[3 + j]));
     }
@@ -434,7 +492,11 @@ export class DuckDBEventStore implements EventStore {
   }
 
   async stats(): Promise<{ events: number; batches: number }> {
-    const r = (await this.#db.reader.runAndReadAll('SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE')).getRows()[0];
+    const r = (
+      await this.#db.reader.runAndReadAll(
+        'SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE',
+      )
+    ).getRows()[0];
     return { events: num(r[0]), batches: num(r[1]) };
   }
 

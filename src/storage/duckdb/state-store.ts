@@ -31,13 +31,25 @@ export class DuckDBStateStore implements StateStore {
       });
     }
     const con = this.#db.writer;
-    const taken = await con.runAndReadAll('SELECT 1 FROM sensors WHERE name = $1 AND revoked IS NULL', [name]);
-    if (taken.getRows().length > 0) throw new PortentError('SENSOR_EXISTS', { message: `A sensor named "${name}" is already enrolled.` });
-    const id = `snr_${randomBytes(10).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x')}`;
+    const taken = await con.runAndReadAll('SELECT 1 FROM sensors WHERE name = $1 AND revoked IS NULL', [
+      name,
+    ]);
+    if (taken.getRows().length > 0)
+      throw new PortentError('SENSOR_EXISTS', { message: `A sensor named "${name}" is already enrolled.` });
+    const id = `snr_${randomBytes(10)
+      .toString('base64url')
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, 'x')}`;
     const secret = randomBytes(32).toString('base64url');
     const next = await con.runAndReadAll('SELECT coalesce(max(num), 0) + 1 FROM sensors');
     const num = Number(next.getRows()[0][0]);
-    await con.run('INSERT INTO sensors VALUES ($1, $2, $3, $4, epoch_ms($5::BIGINT), NULL)', [num, id, name, secret, now]);
+    await con.run('INSERT INTO sensors VALUES ($1, $2, $3, $4, epoch_ms($5::BIGINT), NULL)', [
+      num,
+      id,
+      name,
+      secret,
+      now,
+    ]);
     return { num, id, name, created: now, revoked: null, secret };
   }
 
@@ -57,16 +69,25 @@ export class DuckDBStateStore implements StateStore {
   }
 
   async sensorSecret(id: string): Promise<{ num: number; secret: string } | null> {
-    const r = await this.#db.reader.runAndReadAll('SELECT num, secret FROM sensors WHERE id = $1 AND revoked IS NULL', [id]);
+    const r = await this.#db.reader.runAndReadAll(
+      'SELECT num, secret FROM sensors WHERE id = $1 AND revoked IS NULL',
+      [id],
+    );
     const rows = r.getRows();
     return rows.length > 0 ? { num: Number(rows[0][0]), secret: String(rows[0][1]) } : null;
   }
 
   async revokeSensor(idOrName: string, now: number): Promise<Sensor> {
     const s = await this.findSensor(idOrName);
-    if (s === null) throw new PortentError('SENSOR_NOT_FOUND', { message: `No sensor has the id or name "${idOrName.slice(0, 80)}".` });
+    if (s === null)
+      throw new PortentError('SENSOR_NOT_FOUND', {
+        message: `No sensor has the id or name "${idOrName.slice(0, 80)}".`,
+      });
     if (s.revoked === null) {
-      await this.#db.writer.run('UPDATE sensors SET revoked = epoch_ms($1::BIGINT) WHERE num = $2', [now, s.num]);
+      await this.#db.writer.run('UPDATE sensors SET revoked = epoch_ms($1::BIGINT) WHERE num = $2', [
+        now,
+        s.num,
+      ]);
       s.revoked = now;
     }
     return s;

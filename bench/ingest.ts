@@ -1,0 +1,172 @@
+// bench/ingest: sustained durable ingest through HTTP, against the raw DuckDB appender ceiling.
+//
+// Starts `portent server` in its own process on a temporary store, enrols 50 sensors, runs the
+// load generator (bench/ingest-load.ts) in another process for BENCH_SECONDS (default 60), samples
+// the server's RSS, then appends the same kind of events straight into DuckDB through the
+// data-chunk appender on one connection: the ceiling. Last line of output: one JSON object.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBDatabase } from '../src/storage/duckdb/database.ts';
+import { EventChunkWriter } from '../src/storage/duckdb/chunk-writer.ts';
+import { BackgroundTraffic } from '../src/sim/background.ts';
+
+const SECONDS = Number(process.env.PORTENT_BENCH_SECONDS ?? 60);
+const WARMUP = Number(process.env.PORTENT_BENCH_WARMUP ?? 5);
+const SENSORS = 50;
+const CONCURRENCY = Number(process.env.PORTENT_BENCH_CONCURRENCY ?? 24);
+const NODE = process.execPath;
+const root = new URL('..', import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`portent server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/api/v1/health`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('portent server did not become healthy in 20 s');
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'portent-bench-ingest-'));
+const port = await freePort();
+const url = `http://127.0.0.1:${port}`;
+const adminToken = randomBytes(24).toString('hex');
+const profile = process.env.PORTENT_BENCH_PROFILE
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PORTENT_BENCH_PROFILE}`]
+  : [];
+const server = spawn(NODE, [...profile, join(root, 'src/bin/portent.ts'), 'server'], {
+  env: {
+    ...process.env,
+    PORTENT_STORAGE_PATH: join(dir, 'portent.duckdb'),
+    PORTENT_SERVER_LISTEN_PORT: String(port),
+    PORTENT_SERVER_ADMIN_TOKEN: adminToken,
+    PORTENT_SERVER_LOG_LEVEL: 'warn',
+  },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+
+try {
+  await waitForHealth(url, server);
+  const sensors: { id: string; secret: string }[] = [];
+  for (let i = 0; i < SENSORS; i++) {
+    const res = await fetch(`${url}/api/v1/sensors`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `bench-${i}` }),
+    });
+    sensors.push((await res.json()) as { id: string; secret: string });
+  }
+
+  const rssSamples: { t: number; mb: number }[] = [];
+  const sampler = setInterval(
+    () => rssSamples.push({ t: Date.now(), mb: rssMb(server.pid!, 'VmRSS') }),
+    1000,
+  );
+  const load = spawn(
+    NODE,
+    [
+      join(root, 'bench/ingest-load.ts'),
+      JSON.stringify({
+        url,
+        sensors,
+        seconds: SECONDS,
+        warmupSeconds: WARMUP,
+        concurrency: CONCURRENCY,
+        seed: 1,
+      }),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let loadOut = '';
+  load.stdout!.on('data', (d) => (loadOut += d));
+  await new Promise((r) => load.on('exit', r));
+  clearInterval(sampler);
+  const result = JSON.parse(loadOut.trim().split('\n').at(-1)!);
+  const rssMax = rssMb(server.pid!, 'VmHWM');
+  const half = Math.floor(rssSamples.length / 2);
+  const firstHalfMax = Math.max(...rssSamples.slice(0, half).map((s) => s.mb));
+  const secondHalfMax = Math.max(...rssSamples.slice(half).map((s) => s.mb));
+  const health = (await (await fetch(`${url}/api/v1/health`)).json()) as { store: { events: number } };
+  server.kill('SIGTERM');
+  await new Promise((r) => server.on('exit', r));
+
+  // The ceiling: the same kind of events, appended straight into a fresh file in 10,000-event batches.
+  const ceilingDb = await DuckDBDatabase.open({ path: join(dir, 'ceiling.duckdb') });
+  const traffic = new BackgroundTraffic({ seed: 2, sources: 300_000 });
+  const batches = Array.from({ length: 20 }, (_, i) =>
+    traffic.generate(10_000, (10 + i) * 2 ** 24, Date.now() - 60_000, Date.now()),
+  );
+  const appender = await ceilingDb.writer.createAppender('events');
+  const writer = new EventChunkWriter();
+  let rows = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < 10_000) {
+    for (let i = 0; i < batches.length; i++) writer.append(appender, batches[i], 1, rows + i);
+    appender.flushSync();
+    rows += batches.length * 10_000;
+  }
+  const appenderRate = rows / ((performance.now() - t0) / 1000);
+  appender.closeSync();
+  ceilingDb.close();
+
+  const eventsPerS = result.measuredEvents / result.measuredSeconds;
+  console.log(
+    `Ingest through HTTP (signed gzip binary batches, ${SENSORS} sensors, ${CONCURRENCY} in flight, ${SECONDS} s measured after ${WARMUP} s warm-up)`,
+  );
+  console.log(
+    `  acknowledged durable:   ${Math.round(eventsPerS).toLocaleString('en')} events/s (${result.ackedBatches} batches, ${result.failures} refused)`,
+  );
+  if (result.failures > 0) console.log(`  refusals, first ones:   ${result.failureSamples.join(' | ')}`);
+  console.log(
+    `  stored in the file:     ${health.store.events.toLocaleString('en')} events (acknowledged: ${result.acked.toLocaleString('en')})`,
+  );
+  console.log(`  wire bytes per event:   ${(result.bytesSent / result.acked).toFixed(1)} (gzip level 1)`);
+  console.log(
+    `  server RSS:             peak ${rssMax.toFixed(0)} MiB; max in first half ${firstHalfMax.toFixed(0)}, second half ${secondHalfMax.toFixed(0)} MiB`,
+  );
+  console.log(
+    `Ceiling: DuckDB data-chunk appender, one connection: ${Math.round(appenderRate).toLocaleString('en')} rows/s`,
+  );
+  console.log(
+    JSON.stringify({
+      events_per_s: Math.round(eventsPerS),
+      appender_rows_per_s: Math.round(appenderRate),
+      ratio: Number((eventsPerS / appenderRate).toFixed(3)),
+      rss_mb_max: Math.round(rssMax),
+      rss_mb_first_half_max: Math.round(firstHalfMax),
+      rss_mb_second_half_max: Math.round(secondHalfMax),
+      stored_events: health.store.events,
+      acked_events: result.acked,
+      refused_batches: result.failures,
+      seconds: SECONDS,
+      target_events_per_s: 1_000_000,
+    }),
+  );
+} finally {
+  if (server.exitCode === null) server.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
