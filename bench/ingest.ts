@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBDatabase } from '../src/storage/duckdb/database.ts';
 import { EventChunkWriter } from '../src/storage/duckdb/chunk-writer.ts';
@@ -29,6 +29,12 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** User plus system CPU seconds a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -79,6 +85,7 @@ try {
     sensors.push((await res.json()) as { id: string; secret: string });
   }
 
+  const serverCpuBefore = cpuSeconds(server.pid!);
   const rssSamples: { t: number; mb: number }[] = [];
   const sampler = setInterval(
     () => rssSamples.push({ t: Date.now(), mb: rssMb(server.pid!, 'VmRSS') }),
@@ -101,10 +108,20 @@ try {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  let loadCpu = 0;
+  const loadSampler = setInterval(() => {
+    try {
+      loadCpu = cpuSeconds(load.pid!);
+    } catch {
+      // exited
+    }
+  }, 500);
   let loadOut = '';
   load.stdout!.on('data', (d) => (loadOut += d));
   await new Promise((r) => load.on('exit', r));
   clearInterval(sampler);
+  clearInterval(loadSampler);
+  const serverCpu = cpuSeconds(server.pid!) - serverCpuBefore;
   const result = JSON.parse(loadOut.trim().split('\n').at(-1)!);
   const rssMax = rssMb(server.pid!, 'VmHWM');
   const half = Math.floor(rssSamples.length / 2);
@@ -120,7 +137,7 @@ try {
   const batches = Array.from({ length: 20 }, (_, i) =>
     traffic.generate(10_000, (10 + i) * 2 ** 24, Date.now() - 60_000, Date.now()),
   );
-  const appender = await ceilingDb.writer.createAppender('events');
+  const appender = await (await ceilingDb.connect()).createAppender('events');
   const writer = new EventChunkWriter();
   let rows = 0;
   const t0 = performance.now();
@@ -162,6 +179,8 @@ try {
       stored_events: health.store.events,
       acked_events: result.acked,
       refused_batches: result.failures,
+      server_cpu_s: Number(serverCpu.toFixed(1)),
+      load_cpu_s: Number(loadCpu.toFixed(1)),
       seconds: SECONDS,
       target_events_per_s: 1_000_000,
     }),

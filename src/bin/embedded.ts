@@ -22,22 +22,15 @@ export interface EmbeddedStores {
 }
 
 /** Opens (creating and migrating as needed) the store file named by the config. */
-export async function openEmbeddedStores(
-  config: PortentConfig,
-  clock: Clock = systemClock,
-): Promise<EmbeddedStores> {
+export async function openEmbeddedStores(config: PortentConfig): Promise<EmbeddedStores> {
   const s = config.storage;
   const db = await DuckDBDatabase.open({
     path: s.path,
     threads: s.duckdb_threads || undefined,
     memoryLimitBytes: s.duckdb_memory_limit || undefined,
   });
-  const events = await DuckDBEventStore.open(db, {
-    clock,
-    residentMs: s.rollup_resident,
-    maxSources: s.source_cache_entries,
-  });
-  const state = new DuckDBStateStore(db);
+  const events = await DuckDBEventStore.open(db);
+  const state = await DuckDBStateStore.open(db);
   return {
     db,
     events,
@@ -64,7 +57,7 @@ export async function startEmbeddedServer(
 ): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: config.server.log_level });
-  const stores = await openEmbeddedStores(config, clock);
+  const stores = await openEmbeddedStores(config);
   const built = await buildApp({
     events: stores.events,
     state: stores.state,
@@ -91,18 +84,20 @@ export async function startEmbeddedServer(
       log.error({ err }, `${what} failed; it will be tried again.`);
     }
   };
-  const flushTimer = setInterval(
-    () => void background('Writing rollups', () => stores.events.flush()),
-    config.storage.rollup_flush_interval,
-  );
-  const pruneTimer = setInterval(
-    () =>
-      void background('Pruning raw events', async () => {
-        const n = await stores.events.pruneRaw(clock.now() - config.storage.raw_retention);
-        if (n > 0) log.info({ rows: n }, 'Pruned raw events past the retention age.');
-      }),
-    config.storage.retention_check_interval,
-  );
+  const s = config.storage;
+  const timers = [
+    setInterval(() => void background('Writing rollups', () => stores.events.flushRollups()), s.rollup_flush_interval),
+    setInterval(() => void background('Writing per-source state', () => stores.events.flushSources()), s.sources_flush_interval),
+    setInterval(() => void background('Compacting rollups', () => stores.events.compact()), s.compaction_interval),
+    setInterval(
+      () =>
+        void background('Pruning raw events', async () => {
+          const n = await stores.events.pruneRaw(clock.now() - s.raw_retention);
+          if (n > 0) log.info({ rows: n }, 'Pruned raw events past the retention age.');
+        }),
+      s.retention_check_interval,
+    ),
+  ];
   await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
   const addr = built.app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -113,8 +108,7 @@ export async function startEmbeddedServer(
     stores,
     stop() {
       stopping ??= (async () => {
-        clearInterval(flushTimer);
-        clearInterval(pruneTimer);
+        for (const t of timers) clearInterval(t);
         await built.writer.close();
         await built.app.close();
         await stores.close();

@@ -18,9 +18,10 @@ export class GroupWriter {
   readonly #maxPending: number;
   readonly #maxEventsPerCommit: number;
   readonly #observe: ((seconds: number, batches: number) => void) | undefined;
+  readonly #concurrency: number;
   #queue: Pending[] = [];
-  /** The running drain loop, if any. */
-  #draining: Promise<void> | null = null;
+  /** Running drain loops; each takes the next group as soon as its previous one is written. */
+  readonly #loops = new Set<Promise<void>>();
   #closed = false;
 
   constructor(
@@ -28,6 +29,8 @@ export class GroupWriter {
     opts: {
       maxPending: number;
       maxEventsPerCommit?: number;
+      /** Groups written at once: the store can append one while it commits another. */
+      concurrency?: number;
       /** Called with each commit's duration, for the store-latency histogram. */
       observe?: (seconds: number, batches: number) => void;
     },
@@ -36,6 +39,7 @@ export class GroupWriter {
     this.#maxPending = opts.maxPending;
     this.#maxEventsPerCommit = opts.maxEventsPerCommit ?? 500_000;
     this.#observe = opts.observe;
+    this.#concurrency = opts.concurrency ?? 2;
   }
 
   get pending(): number {
@@ -54,7 +58,10 @@ export class GroupWriter {
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      this.#draining ??= this.#drain().finally(() => (this.#draining = null));
+      if (this.#loops.size < this.#concurrency) {
+        const loop: Promise<void> = this.#drain().finally(() => this.#loops.delete(loop));
+        this.#loops.add(loop);
+      }
     });
   }
 
@@ -84,6 +91,6 @@ export class GroupWriter {
   /** Stops taking batches and waits for the queued ones to be written. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#draining;
+    await Promise.all(this.#loops);
   }
 }

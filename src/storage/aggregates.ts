@@ -1,9 +1,9 @@
-// In-memory rollups and per-source state, maintained per event at ingest and written by the store.
+// In-memory deltas of the rollups and per-source state, updated per event at ingest.
 //
-// Cells live in memory while their bucket (or source) is active, so most events merge into a cell
-// that is already complete. A cell created for a bucket or source that may already be stored is a
-// *delta* (`needsMerge`): the store loads the stored row and merges it in before writing the cell
-// back whole. Distinct sketches make union idempotent; event counts are exact sums.
+// The deltas hold only what arrived since they were last taken: the store appends them as "parts"
+// and later compacts parts into one row per key. Taking a delta swaps in an empty one, so memory
+// stays flat however long the server runs, and the ingest sequence recorded with each part says
+// exactly which raw events it covers (the rest are replayed after a crash).
 
 import { hash32, hashLimbs, DistinctSketch } from '../core/sketch.ts';
 import { prefixKey24 } from '../core/address.ts';
@@ -13,43 +13,29 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 
-/** A rollup level: bucket width in ms and its table-friendly name. */
-export const LEVELS = [
-  { name: 'minute', ms: MINUTE },
-  { name: 'hour', ms: HOUR },
-  { name: 'day', ms: DAY },
-] as const;
-export type LevelName = (typeof LEVELS)[number]['name'];
+/** Rollup levels: bucket width in ms. */
+export const LEVELS = { minute: MINUTE, hour: HOUR, day: DAY } as const;
+export type LevelName = keyof typeof LEVELS;
 
-/** One bucket × protocol × port. */
+/** Counts and distinct sketches of one bucket × protocol × port. */
 export class RollupCell {
   events = 0;
-  /** Events added since the last propagation to coarser levels. */
-  pending = 0;
   sources = new DistinctSketch();
   targets = new DistinctSketch();
   sensors = new DistinctSketch();
   subnets = new DistinctSketch();
-  dirty = true;
-  needsMerge = true;
-  touched = 0;
 
-  mergeFrom(o: {
-    events: number;
-    sources: DistinctSketch;
-    targets: DistinctSketch;
-    sensors: DistinctSketch;
-    subnets: DistinctSketch;
-  }): void {
+  merge(o: RollupCell): this {
     this.events += o.events;
     this.sources.merge(o.sources);
     this.targets.merge(o.targets);
     this.sensors.merge(o.sensors);
     this.subnets.merge(o.subnets);
+    return this;
   }
 }
 
-/** Everything known about one source address. */
+/** What is known about one source address. */
 export class SourceCell {
   first = Infinity;
   last = -Infinity;
@@ -57,67 +43,74 @@ export class SourceCell {
   ports = new DistinctSketch();
   targets = new DistinctSketch();
   sensors = new DistinctSketch();
-  dirty = true;
-  needsMerge = true;
-  touched = 0;
-  /** The address's four limbs (little-endian). */
+  /** The address's four little-endian limbs. */
   readonly addr: Uint32Array;
   constructor(addr: Uint32Array) {
     this.addr = addr;
   }
 
-  mergeFrom(o: {
-    first: number;
-    last: number;
-    events: number;
-    ports: DistinctSketch;
-    targets: DistinctSketch;
-    sensors: DistinctSketch;
-  }): void {
+  merge(o: SourceCell): this {
     if (o.first < this.first) this.first = o.first;
     if (o.last > this.last) this.last = o.last;
     this.events += o.events;
     this.ports.merge(o.ports);
     this.targets.merge(o.targets);
     this.sensors.merge(o.sensors);
+    return this;
   }
 }
 
 /** Packs protocol and port into one small integer key. */
 export const protoPortKey = (proto: number, port: number): number => (proto << 16) | port;
 
-/** A source's map key: the IPv4 value for IPv4-mapped addresses, a string for IPv6. */
-function sourceKey(src: Uint32Array, o: number): number | string {
+/** A source's map key: the IPv4 value for IPv4-mapped addresses, a string otherwise. */
+export function sourceKey(src: Uint32Array, o: number): number | string {
   if (src[o + 1] === 0xffff && src[o + 2] === 0 && src[o + 3] === 0) return src[o];
   return `${src[o]}:${src[o + 1]}:${src[o + 2]}:${src[o + 3]}`;
 }
 
-export interface ResidencyPolicy {
-  /** A cell untouched for this long (wall clock) is evicted once written. */
-  residentMs: number;
-  /** Most source cells kept in memory; the least recently touched written ones go first. */
-  maxSources: number;
+/** minute bucket start -> protoPortKey -> cell */
+export type MinuteCells = Map<number, Map<number, RollupCell>>;
+export type SourceCells = Map<number | string, SourceCell>;
+
+/** A delta taken for writing, with the highest ingest sequence it includes. */
+export interface Taken<T> {
+  cells: T;
+  seq: number;
 }
 
 export class Aggregates {
-  /** level name -> bucket start -> protoPortKey -> cell */
-  readonly levels: Record<LevelName, Map<number, Map<number, RollupCell>>> = {
-    minute: new Map(),
-    hour: new Map(),
-    day: new Map(),
-  };
-  readonly sources = new Map<number | string, SourceCell>();
-  /** Highest ingest sequence whose events are in these aggregates. */
-  lastSeq = 0;
-  readonly #policy: ResidencyPolicy;
+  #minutes: MinuteCells = new Map();
+  #sources: SourceCells = new Map();
+  /** Highest ingest sequence included in the current rollup and source deltas (or taken before). */
+  #rollupSeq = 0;
+  #sourceSeq = 0;
 
-  constructor(policy: ResidencyPolicy) {
-    this.#policy = policy;
+  /** Starts after what the store already holds. */
+  constructor(rollupSeq = 0, sourceSeq = 0) {
+    this.#rollupSeq = rollupSeq;
+    this.#sourceSeq = sourceSeq;
   }
 
-  /** Adds one batch's events from `sensor`; `now` is the wall clock, for residency. */
-  add(sensor: number, c: EventColumns, ingestSeq: number, now: number): void {
-    const minutes = this.levels.minute;
+  /**
+   * Adds one batch's events from `sensor`. A batch the rollups (or sources) already include, by
+   * sequence number, is skipped for them: replay after a crash starts from the older checkpoint.
+   */
+  add(sensor: number, c: EventColumns, ingestSeq: number): void {
+    const rollups = ingestSeq > this.#rollupSeq;
+    const sources = ingestSeq > this.#sourceSeq;
+    if (rollups) {
+      this.#addRollups(sensor, c);
+      this.#rollupSeq = ingestSeq;
+    }
+    if (sources) {
+      this.#addSources(sensor, c);
+      this.#sourceSeq = ingestSeq;
+    }
+  }
+
+  #addRollups(sensor: number, c: EventColumns): void {
+    const minutes = this.#minutes;
     const sensorHash = hash32(sensor);
     const { time, src, dst, dstPort, proto, count, sampling } = c;
     let lastBucket = NaN;
@@ -133,92 +126,78 @@ export class Aggregates {
       const k = (proto[i] << 16) | dstPort[i];
       let cell = bucket!.get(k);
       if (cell === undefined) bucket!.set(k, (cell = new RollupCell()));
-      const w = count[i] * sampling[i];
-      const hs = hashLimbs(src, o);
-      const dstKnown = (dst[o] | dst[o + 1] | dst[o + 2] | dst[o + 3]) !== 0;
-      const hd = dstKnown ? hashLimbs(dst, o) : 0;
-      cell.events += w;
-      cell.pending += w;
-      cell.sources.add(hs);
-      if (dstKnown) cell.targets.add(hd);
+      cell.events += count[i] * sampling[i];
+      cell.sources.add(hashLimbs(src, o));
+      if ((dst[o] | dst[o + 1] | dst[o + 2] | dst[o + 3]) !== 0) cell.targets.add(hashLimbs(dst, o));
       cell.sensors.add(sensorHash);
       cell.subnets.add(hash32(prefixKey24(src, o)));
-      cell.dirty = true;
-      cell.touched = now;
+    }
+  }
 
+  #addSources(sensor: number, c: EventColumns): void {
+    const sources = this.#sources;
+    const sensorHash = hash32(sensor);
+    const { time, src, dst, dstPort, proto, count, sampling } = c;
+    for (let i = 0; i < c.length; i++) {
+      const o = i * 4;
       const sk = sourceKey(src, o);
-      let s = this.sources.get(sk);
-      if (s === undefined) this.sources.set(sk, (s = new SourceCell(src.slice(o, o + 4))));
-      if (time[i] < s.first) s.first = time[i];
-      if (time[i] > s.last) s.last = time[i];
-      s.events += w;
-      s.ports.add(hash32(k));
-      if (dstKnown) s.targets.add(hd);
+      let s = sources.get(sk);
+      if (s === undefined) sources.set(sk, (s = new SourceCell(src.slice(o, o + 4))));
+      const t = time[i];
+      if (t < s.first) s.first = t;
+      if (t > s.last) s.last = t;
+      s.events += count[i] * sampling[i];
+      s.ports.add(hash32((proto[i] << 16) | dstPort[i]));
+      if ((dst[o] | dst[o + 1] | dst[o + 2] | dst[o + 3]) !== 0) s.targets.add(hashLimbs(dst, o));
       s.sensors.add(sensorHash);
-      s.dirty = true;
-      s.touched = now;
     }
-    if (ingestSeq > this.lastSeq) this.lastSeq = ingestSeq;
   }
 
-  /** Folds the events minute cells gained since last time into their hour and day cells. */
-  propagate(now: number): void {
-    for (const [b, cells] of this.levels.minute) {
-      for (const [k, cell] of cells) {
-        if (cell.pending === 0) continue;
-        for (const level of ['hour', 'day'] as const) {
-          const width = level === 'hour' ? HOUR : DAY;
-          const lb = b - (b % width);
-          let m = this.levels[level].get(lb);
-          if (m === undefined) this.levels[level].set(lb, (m = new Map()));
-          let up = m.get(k);
-          if (up === undefined) m.set(k, (up = new RollupCell()));
-          up.events += cell.pending;
-          up.sources.merge(cell.sources);
-          up.targets.merge(cell.targets);
-          up.sensors.merge(cell.sensors);
-          up.subnets.merge(cell.subnets);
-          up.dirty = true;
-          up.touched = now;
-        }
-        cell.pending = 0;
+  /** Hands over the rollup delta and starts an empty one. */
+  takeRollups(): Taken<MinuteCells> {
+    const cells = this.#minutes;
+    this.#minutes = new Map();
+    return { cells, seq: this.#rollupSeq };
+  }
+
+  /** Hands over the per-source delta and starts an empty one. */
+  takeSources(): Taken<SourceCells> {
+    const cells = this.#sources;
+    this.#sources = new Map();
+    return { cells, seq: this.#sourceSeq };
+  }
+
+  /** Puts back a delta whose write failed, so nothing is lost before the next try. */
+  giveBackRollups(cells: MinuteCells): void {
+    for (const [b, cellsOfMinute] of cells) {
+      let current = this.#minutes.get(b);
+      if (current === undefined) this.#minutes.set(b, (current = new Map()));
+      for (const [k, cell] of cellsOfMinute) {
+        const now = current.get(k);
+        current.set(k, now === undefined ? cell : now.merge(cell));
       }
     }
   }
 
-  /** Forgets written cells that have gone quiet, keeping memory flat. */
-  evict(now: number): void {
-    const cutoff = now - this.#policy.residentMs;
-    for (const levelMap of Object.values(this.levels)) {
-      for (const [b, cells] of levelMap) {
-        for (const [k, cell] of cells)
-          if (!cell.dirty && cell.pending === 0 && cell.touched < cutoff) cells.delete(k);
-        if (cells.size === 0) levelMap.delete(b);
-      }
-    }
-    for (const [k, s] of this.sources) if (!s.dirty && s.touched < cutoff) this.sources.delete(k);
-    if (this.sources.size > this.#policy.maxSources) {
-      const clean = [...this.sources].filter(([, s]) => !s.dirty).sort((a, b) => a[1].touched - b[1].touched);
-      for (let i = 0; i < clean.length && this.sources.size > this.#policy.maxSources; i++)
-        this.sources.delete(clean[i][0]);
+  giveBackSources(cells: SourceCells): void {
+    for (const [k, cell] of cells) {
+      const now = this.#sources.get(k);
+      this.#sources.set(k, now === undefined ? cell : now.merge(cell));
     }
   }
 
-  /** Cells that must be merged with stored rows before they can be written. */
-  *unmerged(): Generator<{ level: LevelName; bucket: number; key: number; cell: RollupCell }> {
-    for (const { name } of LEVELS)
-      for (const [bucket, cells] of this.levels[name])
-        for (const [key, cell] of cells) if (cell.needsMerge) yield { level: name, bucket, key, cell };
+  /** The not-yet-written delta of one minute, protocol and port, for reads. */
+  minuteCell(bucket: number, key: number): RollupCell | undefined {
+    return this.#minutes.get(bucket)?.get(key);
   }
 
-  *dirtyCells(): Generator<{ level: LevelName; bucket: number; key: number; cell: RollupCell }> {
-    for (const { name } of LEVELS)
-      for (const [bucket, cells] of this.levels[name])
-        for (const [key, cell] of cells) if (cell.dirty) yield { level: name, bucket, key, cell };
+  /** The not-yet-written minute deltas, for reads. */
+  get minutes(): MinuteCells {
+    return this.#minutes;
   }
 
-  /** The resident cell for one bucket, protocol and port, if any. */
-  cell(level: LevelName, bucket: number, proto: number, port: number): RollupCell | undefined {
-    return this.levels[level].get(bucket)?.get(protoPortKey(proto, port));
+  /** The not-yet-written delta of one source, for reads. */
+  source(key: number | string): SourceCell | undefined {
+    return this.#sources.get(key);
   }
 }

@@ -31,19 +31,22 @@ export const StorageConfigSchema = Section(
       default: '2s',
       minimum: '100ms',
       maximum: '1m',
-      description: 'How often in-memory per-minute rollups are written to the store.',
+      description:
+        'How often the per-minute rollup changes held in memory are appended to the store; reads include what is still in memory.',
     }),
-    rollup_resident: Duration({
-      default: '15m',
+    sources_flush_interval: Duration({
+      default: '10s',
+      minimum: '100ms',
+      maximum: '10m',
+      description:
+        'How often per-source changes held in memory are appended to the store. Longer means fewer rows written under heavy load, and more raw events to replay after a crash.',
+    }),
+    compaction_interval: Duration({
+      default: '1m',
       minimum: '1s',
-      maximum: '6h',
-      description: 'How long a minute stays in memory after its last event before it is written and evicted.',
-    }),
-    source_cache_entries: Type.Integer({
-      default: 500000,
-      minimum: 1,
-      maximum: 100000000,
-      description: 'How many per-source state entries are kept in memory.',
+      maximum: '1h',
+      description:
+        'How often appended rollup and per-source changes are merged into one row per minute, hour, day and source.',
     }),
     duckdb_threads: Type.Integer({
       default: 0,

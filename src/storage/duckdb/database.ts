@@ -15,15 +15,20 @@ export interface DuckDBOptions {
 
 export class DuckDBDatabase {
   readonly instance: DuckDBInstance;
-  /** The connection every write goes through, one at a time. */
-  readonly writer: DuckDBConnection;
-  /** A separate connection for reads, so queries do not wait behind a commit. */
+  /** For migrations and for reads that need no consistency with a write lane. */
   readonly reader: DuckDBConnection;
+  readonly #connections: DuckDBConnection[] = [];
 
-  private constructor(instance: DuckDBInstance, writer: DuckDBConnection, reader: DuckDBConnection) {
+  private constructor(instance: DuckDBInstance, reader: DuckDBConnection) {
     this.instance = instance;
-    this.writer = writer;
     this.reader = reader;
+  }
+
+  /** A connection of its own, for a component that runs its own transactions; closed with the database. */
+  async connect(): Promise<DuckDBConnection> {
+    const con = await this.instance.connect();
+    this.#connections.push(con);
+    return con;
   }
 
   static async open(opts: DuckDBOptions): Promise<DuckDBDatabase> {
@@ -46,14 +51,14 @@ export class DuckDBDatabase {
         cause: err,
       });
     }
-    const db = new DuckDBDatabase(instance, await instance.connect(), await instance.connect());
+    const db = new DuckDBDatabase(instance, await instance.connect());
     await db.migrate();
     return db;
   }
 
   /** Applies every migration newer than the file's schema version, each in its own transaction. */
   async migrate(): Promise<number> {
-    const con = this.writer;
+    const con = this.reader;
     await con.run(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied TIMESTAMP_MS NOT NULL)',
     );
@@ -88,7 +93,7 @@ export class DuckDBDatabase {
   }
 
   close(): void {
-    this.writer.closeSync();
+    for (const con of this.#connections) con.closeSync();
     this.reader.closeSync();
     this.instance.closeSync();
   }

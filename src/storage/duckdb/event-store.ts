@@ -1,330 +1,470 @@
 // The embedded event store: raw events by data-chunk appender, rollups and per-source state in DuckDB.
+//
+// Two write lanes, each on its own connection, each running one operation at a time:
+// - events: group commits of raw events with their batch rows (the acknowledgement waits for it);
+// - aggregates: appending the in-memory deltas as parts, compacting parts, and the reads that must
+//   see parts and compacted rows consistently.
+// Each part is written together with the ingest sequence it covers, so after a crash exactly the
+// raw events after that sequence are replayed into the deltas: nothing counted twice or lost.
 
-import { timestampMillisValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
-import type { Clock } from '../../core/clock.ts';
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import { BLOB, TIMESTAMP_MS, UBIGINT, UHUGEINT, UINTEGER, USMALLINT, UTINYINT } from '@duckdb/node-api';
 import { allocColumns } from '../../core/event.ts';
 import { PortentError } from '../../core/errors.ts';
-import { addressToBigInt, bigIntToLimbs, formatAddress, parseAddress } from '../../core/address.ts';
+import { addressToBigInt, formatAddress, parseAddress } from '../../core/address.ts';
 import { DistinctSketch } from '../../core/sketch.ts';
 import {
   Aggregates,
-  LEVELS,
   DAY,
   HOUR,
+  LEVELS,
   MINUTE,
+  RollupCell,
+  SourceCell,
   protoPortKey,
   type LevelName,
-  type RollupCell,
-  type SourceCell,
+  type MinuteCells,
 } from '../aggregates.ts';
-import type {
-  AppendItem,
-  AppendOutcome,
-  EventStore,
-  Metric,
-  SeriesPoint,
-  SourceSummary,
-  TopPort,
-} from '../event-store.ts';
+import type { AppendItem, AppendOutcome, EventStore, Metric, SeriesPoint, SourceSummary, TopPort } from '../event-store.ts';
 import type { DuckDBDatabase } from './database.ts';
 import { EventChunkWriter } from './chunk-writer.ts';
+import { RowAppender, type ColumnData } from './rows.ts';
 
 export interface DuckDBEventStoreOptions {
-  clock: Clock;
-  /** How long a quiet rollup cell or source stays in memory after it was written. */
-  residentMs: number;
-  /** Most per-source cells kept in memory. */
-  maxSources: number;
+  /** Parts of minutes older than this (by event time, against the newest part) are compacted. */
+  compactAfterMs?: number;
 }
 
-const CHECKPOINT_KEY = 'aggregates_ingest';
-const TABLE: Record<LevelName, string> = { minute: 'rollup_minute', hour: 'rollup_hour', day: 'rollup_day' };
-const WIDTH: Record<LevelName, number> = { minute: MINUTE, hour: HOUR, day: DAY };
+const ROLLUPS_SEQ = 'rollups_ingest';
+const SOURCES_SEQ = 'sources_ingest';
+const LEVEL_TABLE: Record<LevelName, string> = { minute: 'rollup_minute', hour: 'rollup_hour', day: 'rollup_day' };
+/** Connections appending events; two let one commit (on DuckDB's threads) while the next appends. */
+const WRITERS = 2;
 /** Replaying raw events after a crash reads this many batches at a time. */
 const REPLAY_BATCHES = 100;
 
+const ROLLUP_TYPES = [TIMESTAMP_MS, UTINYINT, USMALLINT, UBIGINT, UINTEGER, UINTEGER, UINTEGER, UINTEGER, BLOB, BLOB, BLOB, BLOB];
+const SOURCE_TYPES = [UHUGEINT, TIMESTAMP_MS, TIMESTAMP_MS, UBIGINT, UINTEGER, UINTEGER, UINTEGER, BLOB, BLOB, BLOB];
+const ROLLUP_COLUMNS = 'epoch_ms(bucket)::DOUBLE, proto, port, events::DOUBLE, sources_sketch, targets_sketch, sensors_sketch, subnets_sketch';
+const SOURCE_COLUMNS = 'addr, epoch_ms(first_seen)::DOUBLE, epoch_ms(last_seen)::DOUBLE, events::DOUBLE, ports_sketch, targets_sketch, sensors_sketch';
+
 const num = (v: unknown): number => Number(v);
 const sketch = (v: unknown): DistinctSketch => DistinctSketch.deserialize(v as Uint8Array);
+const est = (s: DistinctSketch): number => Math.round(s.estimate());
+
+/** Reads a row of ROLLUP_COLUMNS into a cell. */
+function rollupFromRow(r: unknown[]): RollupCell {
+  const c = new RollupCell();
+  c.events = num(r[3]);
+  c.sources = sketch(r[4]);
+  c.targets = sketch(r[5]);
+  c.sensors = sketch(r[6]);
+  c.subnets = sketch(r[7]);
+  return c;
+}
+
+/** Reads a row of SOURCE_COLUMNS into a cell. */
+function sourceFromRow(r: unknown[]): SourceCell {
+  const addr = new Uint32Array(4);
+  const v = r[0] as bigint;
+  for (let l = 0; l < 4; l++) addr[l] = Number((v >> BigInt(32 * l)) & 0xffffffffn);
+  const c = new SourceCell(addr);
+  c.first = num(r[1]);
+  c.last = num(r[2]);
+  c.events = num(r[3]);
+  c.ports = sketch(r[4]);
+  c.targets = sketch(r[5]);
+  c.sensors = sketch(r[6]);
+  return c;
+}
+
+interface Writer {
+  con: DuckDBConnection;
+  appender: DuckDBAppender;
+  chunks: EventChunkWriter;
+  /** The writer's operations run one at a time. */
+  lane: Promise<unknown>;
+}
+
+/** Runs `fn` after everything queued before it on the same lane has settled. */
+function queueOn<T>(holder: { lane: Promise<unknown> }, fn: () => Promise<T>): Promise<T> {
+  const run = holder.lane.then(fn, fn);
+  holder.lane = run.catch(() => undefined);
+  return run;
+}
+
+/** bucket -> key -> cell, for one rollup level. */
+type Buckets = Map<number, Map<number, RollupCell>>;
+
+function mergeInto(target: Buckets, bucket: number, key: number, cell: RollupCell): void {
+  let m = target.get(bucket);
+  if (m === undefined) target.set(bucket, (m = new Map()));
+  const had = m.get(key);
+  m.set(key, had === undefined ? cell : had.merge(cell));
+}
 
 export class DuckDBEventStore implements EventStore {
   readonly #db: DuckDBDatabase;
-  readonly #clock: Clock;
-  readonly #agg: Aggregates;
-  readonly #chunks = new EventChunkWriter();
-  #appender!: DuckDBAppender;
+  readonly #compactAfterMs: number;
+  #agg!: Aggregates;
+  readonly #rollupRows = new RowAppender(ROLLUP_TYPES, ['i64', 'u8', 'u16', 'i64', 'u32', 'u32', 'u32', 'u32', 'blob', 'blob', 'blob', 'blob']);
+  readonly #sourceRows = new RowAppender(SOURCE_TYPES, ['u128', 'i64', 'i64', 'i64', 'u32', 'u32', 'u32', 'blob', 'blob', 'blob']);
+  /** Event writers, each its own connection and appender: one commits while the next appends. */
+  #writers: Writer[] = [];
+  #nextWriter = 0;
+  #aggregator!: DuckDBConnection;
+  /** Batches being written, by sensor/batch id: a copy arriving meanwhile waits for the first. */
+  readonly #inflight = new Map<string, Promise<AppendOutcome>>();
+  /** Deltas are updated in ingest-sequence order, whichever writer commits first. */
+  #aggregated: Promise<void> = Promise.resolve();
   /** Last ingest sequence handed out; one per stored batch, strictly increasing. */
   #ingestSeq = 0;
-  /** Every write (append, flush, prune) runs alone, in order: the aggregates and the file agree. */
-  #lane: Promise<unknown> = Promise.resolve();
+  /** Ingest sequences the stored rollups and sources include. */
+  #storedRollupSeq = 0;
+  #storedSourceSeq = 0;
+  #aggLane: Promise<unknown> = Promise.resolve();
 
   private constructor(db: DuckDBDatabase, opts: DuckDBEventStoreOptions) {
     this.#db = db;
-    this.#clock = opts.clock;
-    this.#agg = new Aggregates({ residentMs: opts.residentMs, maxSources: opts.maxSources });
+    this.#compactAfterMs = opts.compactAfterMs ?? 2 * MINUTE;
   }
 
-  /** Opens the store and rebuilds in-memory aggregates for events stored after the last flush. */
-  static async open(db: DuckDBDatabase, opts: DuckDBEventStoreOptions): Promise<DuckDBEventStore> {
+  /** Opens the store and replays raw events the stored rollups and sources do not include yet. */
+  static async open(db: DuckDBDatabase, opts: DuckDBEventStoreOptions = {}): Promise<DuckDBEventStore> {
     const store = new DuckDBEventStore(db, opts);
-    const con = db.writer;
-    // The checkpoint outlives pruned batches, so sequence numbers never go back.
-    store.#ingestSeq = num(
-      (
-        await con.runAndReadAll(
-          `SELECT greatest((SELECT coalesce(max(ingest), 0) FROM batches), (SELECT coalesce(max(value), 0) FROM meta WHERE key = $1))::DOUBLE`,
-          [CHECKPOINT_KEY],
-        )
-      ).getRows()[0][0],
-    );
-    store.#appender = await con.createAppender('events');
+    const con = db.reader;
+    const meta = new Map<string, number>();
+    for (const r of (await con.runAndReadAll('SELECT key, value::DOUBLE FROM meta')).getRows()) meta.set(String(r[0]), num(r[1]));
+    store.#storedRollupSeq = meta.get(ROLLUPS_SEQ) ?? 0;
+    store.#storedSourceSeq = meta.get(SOURCES_SEQ) ?? 0;
+    // The checkpoints outlive pruned batches, so sequence numbers never go back.
+    const maxBatch = num((await con.runAndReadAll('SELECT coalesce(max(ingest), 0)::DOUBLE FROM batches')).getRows()[0][0]);
+    store.#ingestSeq = Math.max(maxBatch, store.#storedRollupSeq, store.#storedSourceSeq);
+    store.#agg = new Aggregates(store.#storedRollupSeq, store.#storedSourceSeq);
+    for (let i = 0; i < WRITERS; i++) {
+      const writer = await db.connect();
+      store.#writers.push({ con: writer, appender: await writer.createAppender('events'), chunks: new EventChunkWriter(), lane: Promise.resolve() });
+    }
+    store.#aggregator = await db.connect();
     await store.#replay();
     return store;
   }
 
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lane.then(fn, fn);
-    this.#lane = run.catch(() => undefined);
+  #inLane<T>(fn: () => Promise<T>): Promise<T> {
+    const holder = { lane: this.#aggLane };
+    const run = queueOn(holder, fn);
+    this.#aggLane = holder.lane;
     return run;
   }
 
-  append(items: AppendItem[]): Promise<AppendOutcome[]> {
-    return this.#exclusive(() => this.#append(items));
+  async append(items: AppendItem[]): Promise<AppendOutcome[]> {
+    const keyOf = (item: AppendItem) => `${item.sensor}/${item.batch.batchId}`;
+    const outcomes: Promise<AppendOutcome>[] = new Array(items.length);
+    const firstOfKey = new Map<string, number>();
+    const mine: number[] = [];
+    const settle = new Map<number, { resolve: (o: AppendOutcome) => void; reject: (e: unknown) => void }>();
+    for (let i = 0; i < items.length; i++) {
+      const key = keyOf(items[i]);
+      const first = firstOfKey.get(key);
+      if (first !== undefined) {
+        outcomes[i] = outcomes[first].then((o) => ({ status: 'duplicate', ingestSeq: o.ingestSeq }));
+        continue;
+      }
+      firstOfKey.set(key, i);
+      const pending = this.#inflight.get(key);
+      if (pending) {
+        outcomes[i] = pending.then((o) => ({ status: 'duplicate', ingestSeq: o.ingestSeq }));
+        continue;
+      }
+      // Registered before any await, so a copy in a concurrent group finds it.
+      const promise = new Promise<AppendOutcome>((resolve, reject) => settle.set(i, { resolve, reject }));
+      promise.catch(() => undefined);
+      this.#inflight.set(key, promise);
+      outcomes[i] = promise;
+      mine.push(i);
+    }
+    try {
+      const known = await this.#knownBatches(mine.map((i) => items[i]));
+      const fresh: number[] = [];
+      for (const i of mine) {
+        const seq = known.get(keyOf(items[i]));
+        if (seq === undefined) fresh.push(i);
+        else settle.get(i)!.resolve({ status: 'duplicate', ingestSeq: seq });
+      }
+      if (fresh.length > 0) {
+        const seqs = await this.#write(fresh.map((i) => items[i]));
+        fresh.forEach((i, j) => settle.get(i)!.resolve({ status: 'stored', ingestSeq: seqs[j] }));
+      }
+    } catch (err) {
+      for (const s of settle.values()) s.reject(err);
+      throw err;
+    } finally {
+      for (const i of mine) this.#inflight.delete(keyOf(items[i]));
+    }
+    return Promise.all(outcomes);
   }
 
-  async #append(items: AppendItem[]): Promise<AppendOutcome[]> {
-    const con = this.#db.writer;
-    const outcomes: (AppendOutcome | undefined)[] = new Array(items.length);
-    const firstInGroup = new Map<string, number>();
-    for (let i = 0; i < items.length; i++) {
-      const key = `${items[i].sensor}/${items[i].batch.batchId}`;
-      const earlier = firstInGroup.get(key);
-      if (earlier !== undefined) continue; // resolved below from the earlier copy
-      firstInGroup.set(key, i);
-      const known = await con.runAndReadAll(
-        'SELECT ingest::DOUBLE FROM batches WHERE sensor = $1 AND batch_id = $2::UUID',
-        [items[i].sensor, items[i].batch.batchId],
-      );
-      const rows = known.getRows();
-      if (rows.length > 0) outcomes[i] = { status: 'duplicate', ingestSeq: num(rows[0][0]) };
-    }
-    const fresh = [...firstInGroup.values()].filter((i) => outcomes[i] === undefined);
-    const seqBefore = this.#ingestSeq;
-    if (fresh.length > 0) {
-      try {
-        await con.run('BEGIN');
-        const values: (string | number)[] = [];
-        const tuples: string[] = [];
-        for (const i of fresh) {
-          const { sensor, batch, received } = items[i];
-          const seq = ++this.#ingestSeq;
-          this.#chunks.append(this.#appender, batch.events, sensor, seq);
-          const p = values.length;
-          tuples.push(
-            `($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`,
-          );
-          values.push(
-            sensor,
-            batch.batchId,
-            seq,
-            batch.seq,
-            batch.created,
-            received,
-            batch.events.length,
-            batch.software,
-          );
-          outcomes[i] = { status: 'stored', ingestSeq: seq };
-        }
-        this.#appender.flushSync();
-        await con.run(`INSERT INTO batches VALUES ${tuples.join(', ')}`, values);
-        await con.run('COMMIT');
-      } catch (err) {
-        this.#ingestSeq = seqBefore;
-        for (const i of fresh) outcomes[i] = undefined;
-        await con.run('ROLLBACK').catch(() => undefined);
-        this.#appender.clear();
-        throw new PortentError('STORE_UNAVAILABLE', {
-          message: `The event store failed to commit: ${(err as Error).message}`,
-          cause: err,
-        });
-      }
-      const now = this.#clock.now();
-      for (const i of fresh) {
-        const o = outcomes[i] as AppendOutcome;
-        this.#agg.add(items[i].sensor, items[i].batch.events, o.ingestSeq, now);
-      }
-    }
-    for (let i = 0; i < items.length; i++) {
-      if (outcomes[i] === undefined) {
-        const first = outcomes[firstInGroup.get(`${items[i].sensor}/${items[i].batch.batchId}`)!]!;
-        outcomes[i] = { status: 'duplicate', ingestSeq: first.ingestSeq };
-      }
-    }
-    return outcomes as AppendOutcome[];
-  }
-
-  flush(): Promise<void> {
-    return this.#exclusive(() => this.#flush());
+  /** The ingest sequence of each of these batches that is already stored, by sensor/batch id. */
+  async #knownBatches(items: AppendItem[]): Promise<Map<string, number>> {
+    const known = new Map<string, number>();
+    if (items.length === 0) return known;
+    const values: (number | string)[] = [];
+    const tuples = items.map((item) => {
+      values.push(item.sensor, item.batch.batchId);
+      return `($${values.length - 1}::UINTEGER, $${values.length}::UUID)`;
+    });
+    const rows = (
+      await this.#db.reader.runAndReadAll(
+        `SELECT b.sensor, b.batch_id::VARCHAR, b.ingest::DOUBLE FROM batches b
+         JOIN (VALUES ${tuples.join(', ')}) v(sensor, batch_id) ON b.sensor = v.sensor AND b.batch_id = v.batch_id`,
+        values,
+      )
+    ).getRows();
+    for (const r of rows) known.set(`${num(r[0])}/${String(r[1])}`, num(r[2]));
+    return known;
   }
 
   /**
-   * Writes every changed cell whole, merged with what the file held, together with the ingest
-   * sequence the aggregates now include, in one transaction; then forgets quiet cells.
+   * Appends and commits the batches on the next writer; resolves with their ingest sequences once
+   * durable and counted in the deltas. Sequence numbers are handed out, and deltas updated, in one
+   * order across writers, so a checkpoint always covers a prefix of the sequence.
    */
-  async #flush(): Promise<void> {
-    const now = this.#clock.now();
-    this.#agg.propagate(now);
-    await this.#mergeStoredRollups();
-    await this.#mergeStoredSources();
-    const con = this.#db.writer;
-    const dirtyRollups = [...this.#agg.dirtyCells()];
-    const dirtySources = [...this.#agg.sources.values()].filter((s) => s.dirty);
-    if (dirtyRollups.length === 0 && dirtySources.length === 0) return;
+  #write(batch: AppendItem[]): Promise<number[]> {
+    const w = this.#writers[this.#nextWriter++ % this.#writers.length];
+    return queueOn(w, async () => {
+      await w.con.run('BEGIN');
+      // From here to the appender flush nothing awaits: sequence order is registration order.
+      const seqs = batch.map(() => ++this.#ingestSeq);
+      let committed!: (ok: boolean) => void;
+      const outcome = new Promise<boolean>((resolve) => (committed = resolve));
+      const counted = (this.#aggregated = this.#aggregated.then(async () => {
+        if (await outcome) batch.forEach((item, j) => this.#agg.add(item.sensor, item.batch.events, seqs[j]));
+      }));
+      try {
+        const values: (string | number)[] = [];
+        const tuples: string[] = [];
+        batch.forEach(({ sensor, batch: b, received }, j) => {
+          w.chunks.append(w.appender, b.events, sensor, seqs[j]);
+          const p = values.length;
+          tuples.push(`($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`);
+          values.push(sensor, b.batchId, seqs[j], b.seq, b.created, received, b.events.length, b.software);
+        });
+        w.appender.flushSync();
+        await w.con.run(`INSERT INTO batches VALUES ${tuples.join(', ')}`, values);
+        await w.con.run('COMMIT');
+        committed(true);
+      } catch (err) {
+        committed(false);
+        await w.con.run('ROLLBACK').catch(() => undefined);
+        w.appender.clear();
+        throw new PortentError('STORE_UNAVAILABLE', { message: `The event store failed to commit: ${(err as Error).message}`, cause: err });
+      }
+      await counted;
+      return seqs;
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.#inLane(async () => {
+      await this.#flushRollups();
+      await this.#flushSources();
+    });
+  }
+
+  /** Appends the rollup delta as parts; writes all flushes and compactions that the tests wait on. */
+  flushRollups(): Promise<void> {
+    return this.#inLane(() => this.#flushRollups());
+  }
+
+  flushSources(): Promise<void> {
+    return this.#inLane(() => this.#flushSources());
+  }
+
+  /** Runs a write on the aggregator connection in one transaction. */
+  async #transaction(fn: (con: DuckDBConnection) => Promise<void>): Promise<void> {
+    const con = this.#aggregator;
     await con.run('BEGIN');
     try {
-      for (const { name } of LEVELS) {
-        const rows = dirtyRollups.filter((d) => d.level === name);
-        if (rows.length === 0) continue;
-        await con.run(`CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM ${TABLE[name]} LIMIT 0`);
-        const app = await con.createAppender('stage_rollup', 'main', 'temp');
-        for (const { bucket, key, cell } of rows) {
-          app.appendTimestampMilliseconds(tsMs(bucket));
-          app.appendUTinyInt(key >>> 16);
-          app.appendUSmallInt(key & 0xffff);
-          app.appendUBigInt(BigInt(cell.events));
-          app.appendUInteger(Math.round(cell.sources.estimate()));
-          app.appendUInteger(Math.round(cell.targets.estimate()));
-          app.appendUInteger(Math.round(cell.sensors.estimate()));
-          app.appendUInteger(Math.round(cell.subnets.estimate()));
-          app.appendBlob(cell.sources.serialize());
-          app.appendBlob(cell.targets.serialize());
-          app.appendBlob(cell.sensors.serialize());
-          app.appendBlob(cell.subnets.serialize());
-          app.endRow();
-        }
-        app.flushSync();
-        app.closeSync();
-        await con.run(`INSERT OR REPLACE INTO ${TABLE[name]} SELECT * FROM temp.stage_rollup`);
-      }
-      if (dirtySources.length > 0) {
-        await con.run('CREATE OR REPLACE TEMP TABLE stage_sources AS SELECT * FROM sources LIMIT 0');
-        const app = await con.createAppender('stage_sources', 'main', 'temp');
-        for (const s of dirtySources) {
-          app.appendUHugeInt(addressToBigInt(s.addr, 0));
-          app.appendTimestampMilliseconds(tsMs(s.first));
-          app.appendTimestampMilliseconds(tsMs(s.last));
-          app.appendUBigInt(BigInt(s.events));
-          app.appendUInteger(Math.round(s.ports.estimate()));
-          app.appendUInteger(Math.round(s.targets.estimate()));
-          app.appendUInteger(Math.round(s.sensors.estimate()));
-          app.appendBlob(s.ports.serialize());
-          app.appendBlob(s.targets.serialize());
-          app.appendBlob(s.sensors.serialize());
-          app.endRow();
-        }
-        app.flushSync();
-        app.closeSync();
-        await con.run('INSERT OR REPLACE INTO sources SELECT * FROM temp.stage_sources');
-      }
-      await con.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', [CHECKPOINT_KEY, this.#agg.lastSeq]);
+      await fn(con);
       await con.run('COMMIT');
     } catch (err) {
       await con.run('ROLLBACK').catch(() => undefined);
-      throw new PortentError('STORE_UNAVAILABLE', {
-        message: `Writing rollups failed: ${(err as Error).message}`,
-        cause: err,
+      throw new PortentError('STORE_UNAVAILABLE', { message: `Writing aggregates failed: ${(err as Error).message}`, cause: err });
+    }
+  }
+
+  async #setSeq(con: DuckDBConnection, key: string, seq: number): Promise<void> {
+    await con.run('INSERT OR REPLACE INTO meta VALUES ($1, $2)', [key, seq]);
+  }
+
+  async #flushRollups(): Promise<void> {
+    const { cells, seq } = this.#agg.takeRollups();
+    if (seq === this.#storedRollupSeq) return;
+    try {
+      await this.#transaction(async (con) => {
+        await this.#appendRollups(con, 'rollup_parts', cells);
+        await this.#setSeq(con, ROLLUPS_SEQ, seq);
       });
+    } catch (err) {
+      this.#agg.giveBackRollups(cells);
+      throw err;
     }
-    for (const { cell } of dirtyRollups) cell.dirty = false;
-    for (const s of dirtySources) s.dirty = false;
-    this.#agg.evict(now);
+    this.#storedRollupSeq = seq;
   }
 
-  /** Merges stored rows into cells created for buckets that may already be in the file. */
-  async #mergeStoredRollups(): Promise<void> {
-    const byLevel = new Map<LevelName, Map<number, Map<number, RollupCell>>>();
-    for (const { level, bucket, key, cell } of this.#agg.unmerged()) {
-      let buckets = byLevel.get(level);
-      if (!buckets) byLevel.set(level, (buckets = new Map()));
-      let cells = buckets.get(bucket);
-      if (!cells) buckets.set(bucket, (cells = new Map()));
-      cells.set(key, cell);
+  async #flushSources(): Promise<void> {
+    const { cells, seq } = this.#agg.takeSources();
+    if (seq === this.#storedSourceSeq) return;
+    try {
+      await this.#transaction(async (con) => {
+        await this.#appendSources(con, 'source_parts', cells.values(), cells.size);
+        await this.#setSeq(con, SOURCES_SEQ, seq);
+      });
+    } catch (err) {
+      this.#agg.giveBackSources(cells);
+      throw err;
     }
-    for (const [level, buckets] of byLevel) {
-      const list = [...buckets.keys()];
-      for (let i = 0; i < list.length; i += 500) {
-        const part = list.slice(i, i + 500);
-        const result = await this.#db.writer.runAndReadAll(
-          `SELECT epoch_ms(bucket)::DOUBLE, proto, port, events::DOUBLE, sources_sketch, targets_sketch, sensors_sketch, subnets_sketch
-           FROM ${TABLE[level]} WHERE epoch_ms(bucket) IN (${part.map((b) => String(b)).join(',')})`,
-        );
-        for (const r of result.getRowsJS()) {
-          const cell = buckets.get(num(r[0]))?.get(protoPortKey(num(r[1]), num(r[2])));
-          if (cell === undefined) continue;
-          cell.mergeFrom({
-            events: num(r[3]),
-            sources: sketch(r[4]),
-            targets: sketch(r[5]),
-            sensors: sketch(r[6]),
-            subnets: sketch(r[7]),
-          });
-        }
+    this.#storedSourceSeq = seq;
+  }
+
+  async #appendRollups(con: DuckDBConnection, table: string, cells: Buckets, schema?: string): Promise<void> {
+    let n = 0;
+    for (const m of cells.values()) n += m.size;
+    if (n === 0) return;
+    const bucket = new Float64Array(n);
+    const proto = new Uint8Array(n);
+    const port = new Uint16Array(n);
+    const events = new Float64Array(n);
+    const counts = [0, 1, 2, 3].map(() => new Uint32Array(n));
+    const blobs: Uint8Array[][] = [0, 1, 2, 3].map(() => new Array<Uint8Array>(n));
+    let i = 0;
+    for (const [b, m] of cells) {
+      for (const [k, c] of m) {
+        bucket[i] = b;
+        proto[i] = k >>> 16;
+        port[i] = k & 0xffff;
+        events[i] = c.events;
+        [c.sources, c.targets, c.sensors, c.subnets].forEach((s, j) => {
+          counts[j][i] = est(s);
+          blobs[j][i] = s.serialize();
+        });
+        i++;
       }
-      for (const cells of buckets.values()) for (const cell of cells.values()) cell.needsMerge = false;
     }
-  }
-
-  /** Merges stored per-source rows into source cells that were not in memory. */
-  async #mergeStoredSources(): Promise<void> {
-    const pending = new Map<bigint, SourceCell>();
-    for (const s of this.#agg.sources.values()) if (s.needsMerge) pending.set(addressToBigInt(s.addr, 0), s);
-    if (pending.size === 0) return;
-    const con = this.#db.writer;
-    await con.run('CREATE OR REPLACE TEMP TABLE stage_keys (addr UHUGEINT)');
-    const app = await con.createAppender('stage_keys', 'main', 'temp');
-    for (const k of pending.keys()) {
-      app.appendUHugeInt(k);
-      app.endRow();
-    }
+    const app = await con.createAppender(table, schema === 'temp' ? 'main' : null, schema === 'temp' ? 'temp' : null);
+    this.#rollupRows.append(app, n, [bucket, proto, port, events, ...counts, ...blobs] as ColumnData[]);
     app.flushSync();
     app.closeSync();
-    const result = await con.runAndReadAll(
-      `SELECT s.addr, epoch_ms(first_seen)::DOUBLE, epoch_ms(last_seen)::DOUBLE, events::DOUBLE, ports_sketch, targets_sketch, sensors_sketch
-       FROM sources s JOIN temp.stage_keys k ON s.addr = k.addr`,
-    );
-    for (const r of result.getRowsJS()) {
-      pending.get(r[0] as bigint)?.mergeFrom({
-        first: num(r[1]),
-        last: num(r[2]),
-        events: num(r[3]),
-        ports: sketch(r[4]),
-        targets: sketch(r[5]),
-        sensors: sketch(r[6]),
-      });
-    }
-    for (const s of pending.values()) s.needsMerge = false;
   }
 
-  /** Rebuilds aggregates from raw events newer than the last flush (after a crash or kill). */
+  async #appendSources(con: DuckDBConnection, table: string, cells: Iterable<SourceCell>, n: number, schema?: string): Promise<void> {
+    if (n === 0) return;
+    const addr = new Uint32Array(4 * n);
+    const first = new Float64Array(n);
+    const last = new Float64Array(n);
+    const events = new Float64Array(n);
+    const counts = [0, 1, 2].map(() => new Uint32Array(n));
+    const blobs: Uint8Array[][] = [0, 1, 2].map(() => new Array<Uint8Array>(n));
+    let i = 0;
+    for (const s of cells) {
+      addr.set(s.addr, 4 * i);
+      first[i] = s.first;
+      last[i] = s.last;
+      events[i] = s.events;
+      [s.ports, s.targets, s.sensors].forEach((sk, j) => {
+        counts[j][i] = est(sk);
+        blobs[j][i] = sk.serialize();
+      });
+      i++;
+    }
+    const app = await con.createAppender(table, schema === 'temp' ? 'main' : null, schema === 'temp' ? 'temp' : null);
+    this.#sourceRows.append(app, n, [addr, first, last, events, ...counts, ...blobs] as ColumnData[]);
+    app.flushSync();
+    app.closeSync();
+  }
+
+  /** Merges appended parts into one row per minute, hour and day, and per source. */
+  compact(): Promise<void> {
+    return this.#inLane(async () => {
+      await this.#compactRollups();
+      await this.#compactSources();
+    });
+  }
+
+  async #compactRollups(): Promise<void> {
+    const con = this.#aggregator;
+    const newest = num((await con.runAndReadAll('SELECT coalesce(epoch_ms(max(bucket)), 0)::DOUBLE FROM rollup_parts')).getRows()[0][0]);
+    const cutoff = newest - (newest % MINUTE) - this.#compactAfterMs;
+    const rows = (await con.runAndReadAll(`SELECT ${ROLLUP_COLUMNS} FROM rollup_parts WHERE bucket < epoch_ms($1::BIGINT)`, [cutoff])).getRowsJS();
+    if (rows.length === 0) return;
+    const parts: Buckets = new Map();
+    for (const r of rows) mergeInto(parts, num(r[0]), protoPortKey(num(r[1]), num(r[2])), rollupFromRow(r));
+    await this.#transaction(async (tx) => {
+      for (const [level, width] of Object.entries(LEVELS) as [LevelName, number][]) {
+        // The parts of this level's buckets, each merged into the stored row of its key, if any.
+        const merged: Buckets = new Map();
+        for (const [b, m] of parts) for (const [k, c] of m) mergeInto(merged, b - (b % width), k, new RollupCell().merge(c));
+        await tx.run('CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM rollup_minute LIMIT 0');
+        await this.#appendRollups(tx, 'stage_rollup', merged, 'temp');
+        const stored = await tx.runAndReadAll(
+          `SELECT ${ROLLUP_COLUMNS.replaceAll(/\b(bucket|proto|port|events|sources_sketch|targets_sketch|sensors_sketch|subnets_sketch)\b/g, 't.$1')}
+           FROM ${LEVEL_TABLE[level]} t JOIN temp.stage_rollup s USING (bucket, proto, port)`,
+        );
+        const storedRows = stored.getRowsJS();
+        if (storedRows.length > 0) {
+          for (const r of storedRows) merged.get(num(r[0]))!.get(protoPortKey(num(r[1]), num(r[2])))!.merge(rollupFromRow(r));
+          await tx.run('CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM rollup_minute LIMIT 0');
+          await this.#appendRollups(tx, 'stage_rollup', merged, 'temp');
+        }
+        await tx.run(`INSERT OR REPLACE INTO ${LEVEL_TABLE[level]} SELECT * FROM temp.stage_rollup`);
+      }
+      await tx.run('DELETE FROM rollup_parts WHERE bucket < epoch_ms($1::BIGINT)', [cutoff]);
+    });
+  }
+
+  async #compactSources(): Promise<void> {
+    const con = this.#aggregator;
+    const rows = (await con.runAndReadAll(`SELECT ${SOURCE_COLUMNS} FROM source_parts`)).getRowsJS();
+    if (rows.length === 0) return;
+    const merged = new Map<bigint, SourceCell>();
+    for (const r of rows) {
+      const had = merged.get(r[0] as bigint);
+      const c = sourceFromRow(r);
+      merged.set(r[0] as bigint, had === undefined ? c : had.merge(c));
+    }
+    await this.#transaction(async (tx) => {
+      await tx.run('CREATE OR REPLACE TEMP TABLE stage_sources AS SELECT * FROM sources LIMIT 0');
+      await this.#appendSources(tx, 'stage_sources', merged.values(), merged.size, 'temp');
+      const stored = (
+        await tx.runAndReadAll(`SELECT ${SOURCE_COLUMNS.replaceAll(/\b(addr|first_seen|last_seen|events|ports_sketch|targets_sketch|sensors_sketch)\b/g, 't.$1')}
+           FROM sources t JOIN temp.stage_sources s USING (addr)`)
+      ).getRowsJS();
+      if (stored.length > 0) {
+        for (const r of stored) merged.get(r[0] as bigint)!.merge(sourceFromRow(r));
+        await tx.run('CREATE OR REPLACE TEMP TABLE stage_sources AS SELECT * FROM sources LIMIT 0');
+        await this.#appendSources(tx, 'stage_sources', merged.values(), merged.size, 'temp');
+      }
+      await tx.run('INSERT OR REPLACE INTO sources SELECT * FROM temp.stage_sources');
+      await tx.run('DELETE FROM source_parts');
+    });
+  }
+
+  /** Rebuilds the deltas from raw events newer than what the stored rollups and sources include. */
   async #replay(): Promise<void> {
-    const con = this.#db.writer;
-    const meta = (
-      await con.runAndReadAll('SELECT value::DOUBLE FROM meta WHERE key = $1', [CHECKPOINT_KEY])
-    ).getRows();
-    const after = meta.length > 0 ? num(meta[0][0]) : 0;
-    const now = this.#clock.now();
+    const con = this.#db.reader;
     const last = this.#ingestSeq;
-    // Batches are replayed a slice of ingest sequence numbers at a time, to bound memory.
-    for (let from = after; from < last; from += REPLAY_BATCHES) {
-      const result = await con.runAndReadAll(
-        `SELECT epoch_ms(time)::DOUBLE, sensor, ingest::DOUBLE,
-           (src & 4294967295)::UINTEGER, ((src >> 32) & 4294967295)::UINTEGER, ((src >> 64) & 4294967295)::UINTEGER, (src >> 96)::UINTEGER,
-           (coalesce(dst, 0) & 4294967295)::UINTEGER, ((coalesce(dst, 0) >> 32) & 4294967295)::UINTEGER,
-           ((coalesce(dst, 0) >> 64) & 4294967295)::UINTEGER, (coalesce(dst, 0) >> 96)::UINTEGER,
-           dst_port, proto, count, sampling
-         FROM events WHERE ingest > $1 AND ingest <= $2 ORDER BY ingest`,
-        [from, from + REPLAY_BATCHES],
-      );
-      const rows = result.getRows();
+    for (let from = Math.min(this.#storedRollupSeq, this.#storedSourceSeq); from < last; from += REPLAY_BATCHES) {
+      const rows = (
+        await con.runAndReadAll(
+          `SELECT epoch_ms(time)::DOUBLE, sensor, ingest::DOUBLE,
+             (src & 4294967295)::UINTEGER, ((src >> 32) & 4294967295)::UINTEGER, ((src >> 64) & 4294967295)::UINTEGER, (src >> 96)::UINTEGER,
+             (coalesce(dst, 0) & 4294967295)::UINTEGER, ((coalesce(dst, 0) >> 32) & 4294967295)::UINTEGER,
+             ((coalesce(dst, 0) >> 64) & 4294967295)::UINTEGER, (coalesce(dst, 0) >> 96)::UINTEGER,
+             dst_port, proto, count, sampling
+           FROM events WHERE ingest > $1 AND ingest <= $2 ORDER BY ingest`,
+          [from, from + REPLAY_BATCHES],
+        )
+      ).getRows();
       let start = 0;
       while (start < rows.length) {
         let end = start;
@@ -343,175 +483,160 @@ export class DuckDBEventStore implements EventStore {
           c.count[j] = num(r[13]);
           c.sampling[j] = num(r[14]);
         }
-        this.#agg.add(num(rows[start][1]), c, num(rows[start][2]), now);
+        this.#agg.add(num(rows[start][1]), c, num(rows[start][2]));
         start = end;
       }
     }
-    this.#agg.lastSeq = Math.max(after, last);
-  }
-
-  async portSeries(
-    proto: number,
-    port: number,
-    from: number,
-    to: number,
-    stepMs: number,
-  ): Promise<SeriesPoint[]> {
-    await this.flush();
-    const level: LevelName = stepMs % DAY === 0 ? 'day' : stepMs % HOUR === 0 ? 'hour' : 'minute';
-    const start = from - (from % stepMs);
-    const steps = Math.ceil((to - start) / stepMs);
-    const merged = Array.from({ length: steps }, () => ({
-      events: 0,
-      sources: new DistinctSketch(),
-      targets: new DistinctSketch(),
-      sensors: new DistinctSketch(),
-      subnets: new DistinctSketch(),
-    }));
-    const result = await this.#db.reader.runAndReadAll(
-      `SELECT epoch_ms(bucket)::DOUBLE, events::DOUBLE, sources_sketch, targets_sketch, sensors_sketch, subnets_sketch
-       FROM ${TABLE[level]} WHERE proto = $1 AND port = $2 AND bucket >= epoch_ms($3::BIGINT) AND bucket < epoch_ms($4::BIGINT)`,
-      [proto, port, start, start + steps * stepMs],
-    );
-    for (const r of result.getRowsJS()) {
-      const m = merged[Math.floor((num(r[0]) - start) / stepMs)];
-      m.events += num(r[1]);
-      m.sources.merge(sketch(r[2]));
-      m.targets.merge(sketch(r[3]));
-      m.sensors.merge(sketch(r[4]));
-      m.subnets.merge(sketch(r[5]));
-    }
-    return merged.map((m, i) => ({
-      t: start + i * stepMs,
-      events: m.events,
-      sources: Math.round(m.sources.estimate()),
-      targets: Math.round(m.targets.estimate()),
-      sensors: Math.round(m.sensors.estimate()),
-      subnets: Math.round(m.subnets.estimate()),
-    }));
   }
 
   /**
-   * Ranks ports over a window. Events rank exactly; for distinct counts the sum of per-bucket
-   * counts picks candidates (it bounds the window's count from above), and the candidates' sketches
-   * are merged for the true window figure, so a port is only missed if it ranks below 4×limit by
-   * the bound.
+   * Rows of a level's table and of the parts, over [from, to), after writing the in-memory delta:
+   * one query, so compaction cannot move a part between the two halves of what is read.
    */
-  async topPorts(from: number, to: number, by: Metric, limit: number): Promise<TopPort[]> {
-    await this.flush();
-    const level: LevelName = to - from >= 6 * HOUR ? 'hour' : 'minute';
-    const width = WIDTH[level];
-    const start = from - (from % width);
-    const candidates = by === 'events' ? limit : limit * 4;
-    const table = TABLE[level];
-    const result = await this.#db.reader.runAndReadAll(
-      `WITH ranked AS (
-         SELECT proto, port FROM ${table}
-         WHERE bucket >= epoch_ms($1::BIGINT) AND bucket < epoch_ms($2::BIGINT)
-         GROUP BY proto, port ORDER BY sum(${by}) DESC, proto, port LIMIT ${candidates})
-       SELECT r.proto, r.port, t.events::DOUBLE, t.sources_sketch, t.targets_sketch, t.sensors_sketch, t.subnets_sketch
-       FROM ${table} t JOIN ranked r ON t.proto = r.proto AND t.port = r.port
-       WHERE t.bucket >= epoch_ms($1::BIGINT) AND t.bucket < epoch_ms($2::BIGINT)`,
-      [start, to],
-    );
-    const ports = new Map<number, { proto: number; port: number; events: number; sk: DistinctSketch[] }>();
-    for (const r of result.getRowsJS()) {
-      const k = protoPortKey(num(r[0]), num(r[1]));
-      let p = ports.get(k);
-      if (!p)
-        ports.set(
-          k,
-          (p = {
-            proto: num(r[0]),
-            port: num(r[1]),
-            events: 0,
-            sk: [0, 1, 2, 3].map(() => new DistinctSketch()),
-          }),
-        );
-      p.events += num(r[2]);
-      for (let j = 0; j < 4; j++) p.sk[j].merge(sketch(r[3 + j]));
-    }
-    const out: TopPort[] = [...ports.values()].map((p) => ({
-      proto: p.proto,
-      port: p.port,
-      events: p.events,
-      sources: Math.round(p.sk[0].estimate()),
-      targets: Math.round(p.sk[1].estimate()),
-      sensors: Math.round(p.sk[2].estimate()),
-      subnets: Math.round(p.sk[3].estimate()),
-    }));
-    out.sort((a, b) => b[by] - a[by] || a.proto - b.proto || a.port - b.port);
-    return out.slice(0, limit);
-  }
-
-  async source(ip: string): Promise<SourceSummary | null> {
-    const limbs = new Uint32Array(4);
-    if (!parseAddress(ip, limbs, 0)) return null;
-    await this.flush();
-    const addr = addressToBigInt(limbs, 0).toString();
-    const rows = (
-      await this.#db.reader.runAndReadAll(
-        `SELECT epoch_ms(first_seen)::DOUBLE, epoch_ms(last_seen)::DOUBLE, events::DOUBLE, ports, targets, sensors
-         FROM sources WHERE addr = $1::UHUGEINT`,
-        [addr],
+  async #rollupRowsIn(level: LevelName, from: number, to: number, where = 'TRUE', params: (number | string)[] = []): Promise<unknown[][]> {
+    await this.#flushRollups();
+    const n = params.length;
+    return (
+      await this.#aggregator.runAndReadAll(
+        `SELECT ${ROLLUP_COLUMNS} FROM ${LEVEL_TABLE[level]} WHERE bucket >= epoch_ms($${n + 1}::BIGINT) AND bucket < epoch_ms($${n + 2}::BIGINT) AND ${where}
+         UNION ALL
+         SELECT ${ROLLUP_COLUMNS} FROM rollup_parts WHERE bucket >= epoch_ms($${n + 1}::BIGINT) AND bucket < epoch_ms($${n + 2}::BIGINT) AND ${where}`,
+        [...params, from, to],
       )
-    ).getRows();
-    if (rows.length === 0) return null;
-    const [first, last, events, ports, targets, sensors] = rows[0].map(num);
-    const top = await this.#db.reader.runAndReadAll(
-      `SELECT proto, dst_port, sum(count::DOUBLE * sampling) AS n FROM events
-       WHERE src = $1::UHUGEINT AND time >= epoch_ms($2::BIGINT)
-       GROUP BY proto, dst_port ORDER BY n DESC, proto, dst_port LIMIT 20`,
-      [addr, last - DAY],
-    );
-    bigIntToLimbs(BigInt(addr), limbs, 0);
-    return {
-      ip: formatAddress(limbs, 0),
-      firstSeen: first,
-      lastSeen: last,
-      events,
-      ports,
-      targets,
-      sensors,
-      topPorts: top.getRows().map((r) => ({ proto: num(r[0]), port: num(r[1]), events: num(r[2]) })),
-    };
+    ).getRowsJS();
   }
 
-  /** Prunes by when batches arrived, not by event time, so importing old logs does not erase them. */
-  pruneRaw(before: number): Promise<number> {
-    return this.#exclusive(async () => {
-      await this.#flush();
-      const con = this.#db.writer;
-      const r = await con.run(
-        `DELETE FROM events WHERE ingest <= (SELECT coalesce(max(ingest), 0) FROM batches WHERE received < epoch_ms($1::BIGINT))`,
-        [before],
+  portSeries(proto: number, port: number, from: number, to: number, stepMs: number): Promise<SeriesPoint[]> {
+    return this.#inLane(async () => {
+      const level: LevelName = stepMs % DAY === 0 ? 'day' : stepMs % HOUR === 0 ? 'hour' : 'minute';
+      const start = from - (from % stepMs);
+      const steps = Math.ceil((to - start) / stepMs);
+      const merged = Array.from({ length: steps }, () => new RollupCell());
+      for (const r of await this.#rollupRowsIn(level, start, start + steps * stepMs, 'proto = $1 AND port = $2', [proto, port])) {
+        merged[Math.floor((num(r[0]) - start) / stepMs)].merge(rollupFromRow(r));
+      }
+      return merged.map((m, i) => ({
+        t: start + i * stepMs,
+        events: m.events,
+        sources: est(m.sources),
+        targets: est(m.targets),
+        sensors: est(m.sensors),
+        subnets: est(m.subnets),
+      }));
+    });
+  }
+
+  /**
+   * Ranks ports over a window. Events rank exactly; for distinct counts the sum of per-row counts
+   * (an upper bound of the window's count) picks 4×limit candidates, whose sketches are merged for
+   * the true figure.
+   */
+  topPorts(from: number, to: number, by: Metric, limit: number): Promise<TopPort[]> {
+    return this.#inLane(async () => {
+      const level: LevelName = to - from >= 6 * HOUR ? 'hour' : 'minute';
+      const start = from - (from % LEVELS[level]);
+      await this.#flushRollups();
+      const candidates = (
+        await this.#aggregator.runAndReadAll(
+          `SELECT proto, port FROM (
+             SELECT proto, port, ${by} AS m FROM ${LEVEL_TABLE[level]} WHERE bucket >= epoch_ms($1::BIGINT) AND bucket < epoch_ms($2::BIGINT)
+             UNION ALL
+             SELECT proto, port, ${by} AS m FROM rollup_parts WHERE bucket >= epoch_ms($1::BIGINT) AND bucket < epoch_ms($2::BIGINT))
+           GROUP BY proto, port ORDER BY sum(m) DESC, proto, port LIMIT ${by === 'events' ? limit : 4 * limit}`,
+          [start, to],
+        )
+      ).getRows();
+      if (candidates.length === 0) return [];
+      const keys = candidates.map((r) => `(${num(r[0])}, ${num(r[1])})`).join(', ');
+      const ports = new Map<number, { proto: number; port: number; cell: RollupCell }>();
+      for (const r of await this.#rollupRowsIn(level, start, to, `(proto, port) IN (${keys})`)) {
+        const k = protoPortKey(num(r[1]), num(r[2]));
+        let p = ports.get(k);
+        if (!p) ports.set(k, (p = { proto: num(r[1]), port: num(r[2]), cell: new RollupCell() }));
+        p.cell.merge(rollupFromRow(r));
+      }
+      const out: TopPort[] = [...ports.values()].map(({ proto, port, cell }) => ({
+        proto,
+        port,
+        events: cell.events,
+        sources: est(cell.sources),
+        targets: est(cell.targets),
+        sensors: est(cell.sensors),
+        subnets: est(cell.subnets),
+      }));
+      out.sort((a, b) => b[by] - a[by] || a.proto - b.proto || a.port - b.port);
+      return out.slice(0, limit);
+    });
+  }
+
+  source(ip: string): Promise<SourceSummary | null> {
+    const limbs = new Uint32Array(4);
+    if (!parseAddress(ip, limbs, 0)) return Promise.resolve(null);
+    return this.#inLane(async () => {
+      await this.#flushSources();
+      const addr = addressToBigInt(limbs, 0).toString();
+      const rows = (
+        await this.#aggregator.runAndReadAll(
+          `SELECT ${SOURCE_COLUMNS} FROM sources WHERE addr = $1::UHUGEINT
+           UNION ALL SELECT ${SOURCE_COLUMNS} FROM source_parts WHERE addr = $1::UHUGEINT`,
+          [addr],
+        )
+      ).getRowsJS();
+      if (rows.length === 0) return null;
+      const s = rows.map(sourceFromRow).reduce((a, b) => a.merge(b));
+      const top = await this.#db.reader.runAndReadAll(
+        `SELECT proto, dst_port, sum(count::DOUBLE * sampling) AS n FROM events
+         WHERE src = $1::UHUGEINT AND time >= epoch_ms($2::BIGINT)
+         GROUP BY proto, dst_port ORDER BY n DESC, proto, dst_port LIMIT 20`,
+        [addr, s.last - DAY],
       );
-      await con.run('DELETE FROM batches WHERE received < epoch_ms($1::BIGINT)', [before]);
+      return {
+        ip: formatAddress(limbs, 0),
+        firstSeen: s.first,
+        lastSeen: s.last,
+        events: s.events,
+        ports: est(s.ports),
+        targets: est(s.targets),
+        sensors: est(s.sensors),
+        topPorts: top.getRows().map((r) => ({ proto: num(r[0]), port: num(r[1]), events: num(r[2]) })),
+      };
+    });
+  }
+
+  /**
+   * Prunes by when batches arrived, not by event time, so importing old logs does not erase them;
+   * never prunes events the stored aggregates do not include yet.
+   */
+  pruneRaw(before: number): Promise<number> {
+    const w = this.#writers[0];
+    return queueOn(w, async () => {
+      const upTo = Math.min(this.#storedRollupSeq, this.#storedSourceSeq);
+      const r = await w.con.run(
+        `DELETE FROM events WHERE ingest <= least($2, (SELECT coalesce(max(ingest), 0) FROM batches WHERE received < epoch_ms($1::BIGINT)))`,
+        [before, upTo],
+      );
+      await w.con.run('DELETE FROM batches WHERE received < epoch_ms($1::BIGINT) AND ingest <= $2', [before, upTo]);
       return r.rowsChanged;
     });
   }
 
   async stats(): Promise<{ events: number; batches: number }> {
-    const r = (
-      await this.#db.reader.runAndReadAll(
-        'SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE',
-      )
-    ).getRows()[0];
+    const r = (await this.#db.reader.runAndReadAll('SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE')).getRows()[0];
     return { events: num(r[0]), batches: num(r[1]) };
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.#writers.map((w) => queueOn(w, async () => w.appender.closeSync())));
     await this.flush();
-    await this.#exclusive(async () => {
-      this.#appender.closeSync();
-    });
   }
 
   /** The connection reads go through; for tests that check the file directly. */
   get reader(): DuckDBConnection {
     return this.#db.reader;
   }
-}
 
-/** A TIMESTAMP_MS value for the appender. */
-const tsMs = (ms: number) => timestampMillisValue(BigInt(ms));
+  /** The not-yet-written rollup delta, for tests. */
+  get pendingMinutes(): MinuteCells {
+    return this.#agg.minutes;
+  }
+}

@@ -6,7 +6,7 @@ export interface Migration {
   sql: string[];
 }
 
-const rollupTable = (name: string): string => `
+const rollupTable = (name: string, key = true): string => `
   CREATE TABLE ${name} (
     bucket TIMESTAMP_MS NOT NULL,
     proto UTINYINT NOT NULL,
@@ -19,8 +19,21 @@ const rollupTable = (name: string): string => `
     sources_sketch BLOB NOT NULL,
     targets_sketch BLOB NOT NULL,
     sensors_sketch BLOB NOT NULL,
-    subnets_sketch BLOB NOT NULL,
-    PRIMARY KEY (bucket, proto, port)
+    subnets_sketch BLOB NOT NULL${key ? ',\n    PRIMARY KEY (bucket, proto, port)' : ''}
+  )`;
+
+const sourcesTable = (name: string, key = true): string => `
+  CREATE TABLE ${name} (
+    addr UHUGEINT NOT NULL${key ? ' PRIMARY KEY' : ''},
+    first_seen TIMESTAMP_MS NOT NULL,
+    last_seen TIMESTAMP_MS NOT NULL,
+    events UBIGINT NOT NULL,
+    ports UINTEGER NOT NULL,
+    targets UINTEGER NOT NULL,
+    sensors UINTEGER NOT NULL,
+    ports_sketch BLOB NOT NULL,
+    targets_sketch BLOB NOT NULL,
+    sensors_sketch BLOB NOT NULL
   )`;
 
 export const MIGRATIONS: Migration[] = [
@@ -69,22 +82,14 @@ export const MIGRATIONS: Migration[] = [
         count UINTEGER NOT NULL,
         sampling UINTEGER NOT NULL
       )`,
+      // Appended deltas, one row per key per flush; compaction merges them into the tables below.
+      rollupTable('rollup_parts', false),
       rollupTable('rollup_minute'),
       rollupTable('rollup_hour'),
       rollupTable('rollup_day'),
-      `CREATE TABLE sources (
-        addr UHUGEINT PRIMARY KEY,
-        first_seen TIMESTAMP_MS NOT NULL,
-        last_seen TIMESTAMP_MS NOT NULL,
-        events UBIGINT NOT NULL,
-        ports UINTEGER NOT NULL,
-        targets UINTEGER NOT NULL,
-        sensors UINTEGER NOT NULL,
-        ports_sketch BLOB NOT NULL,
-        targets_sketch BLOB NOT NULL,
-        sensors_sketch BLOB NOT NULL
-      )`,
-      // Small named values: the highest ingest sequence the stored aggregates include, and others.
+      sourcesTable('source_parts', false),
+      sourcesTable('sources'),
+      // Small named values: the highest ingest sequence the stored rollups and sources include.
       `CREATE TABLE meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)`,
     ],
   },

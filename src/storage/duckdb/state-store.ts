@@ -1,6 +1,7 @@
 // The embedded state store: sensors (and later subscribers, incidents, alerts) in the same DuckDB file.
 
 import { randomBytes } from 'node:crypto';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { PortentError } from '../../core/errors.ts';
 import type { Sensor, SensorWithSecret, StateStore } from '../state-store.ts';
 import type { DuckDBDatabase } from './database.ts';
@@ -20,8 +21,14 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class DuckDBStateStore implements StateStore {
   readonly #db: DuckDBDatabase;
-  constructor(db: DuckDBDatabase) {
+  readonly #writer: DuckDBConnection;
+  private constructor(db: DuckDBDatabase, writer: DuckDBConnection) {
     this.#db = db;
+    this.#writer = writer;
+  }
+
+  static async open(db: DuckDBDatabase): Promise<DuckDBStateStore> {
+    return new DuckDBStateStore(db, await db.connect());
   }
 
   async addSensor(name: string, now: number): Promise<SensorWithSecret> {
@@ -30,7 +37,7 @@ export class DuckDBStateStore implements StateStore {
         message: `Sensor name "${name.slice(0, 80)}" is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
       });
     }
-    const con = this.#db.writer;
+    const con = this.#writer;
     const taken = await con.runAndReadAll('SELECT 1 FROM sensors WHERE name = $1 AND revoked IS NULL', [
       name,
     ]);
@@ -84,7 +91,7 @@ export class DuckDBStateStore implements StateStore {
         message: `No sensor has the id or name "${idOrName.slice(0, 80)}".`,
       });
     if (s.revoked === null) {
-      await this.#db.writer.run('UPDATE sensors SET revoked = epoch_ms($1::BIGINT) WHERE num = $2', [
+      await this.#writer.run('UPDATE sensors SET revoked = epoch_ms($1::BIGINT) WHERE num = $2', [
         now,
         s.num,
       ]);
