@@ -86,9 +86,18 @@ export async function startEmbeddedServer(
   };
   const s = config.storage;
   const timers = [
-    setInterval(() => void background('Writing rollups', () => stores.events.flushRollups()), s.rollup_flush_interval),
-    setInterval(() => void background('Writing per-source state', () => stores.events.flushSources()), s.sources_flush_interval),
-    setInterval(() => void background('Compacting rollups', () => stores.events.compact()), s.compaction_interval),
+    setInterval(
+      () => void background('Writing rollups', () => stores.events.flushRollups()),
+      s.rollup_flush_interval,
+    ),
+    setInterval(
+      () => void background('Writing per-source state', () => stores.events.flushSources()),
+      s.sources_flush_interval,
+    ),
+    setInterval(
+      () => void background('Compacting rollups', () => stores.events.compact()),
+      s.compaction_interval,
+    ),
     setInterval(
       () =>
         void background('Pruning raw events', async () => {

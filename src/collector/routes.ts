@@ -132,47 +132,52 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       });
     }
     const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-    const limits = { maxEvents: options.maxBatchEvents };
+    const limits = { maxEvents: options.maxBatchEvents, clock };
     return type === BINARY_TYPE ? decodeBinaryBatch(body, limits) : decodeNdjsonBatch(body, limits);
   }
 
-  app.addContentTypeParser(
-    [BINARY_TYPE, NDJSON_TYPE],
-    { parseAs: 'buffer', bodyLimit: options.maxBatchBytes },
-    (_req, body, done) => done(null, body),
-  );
+  // Batches get a context of their own with only the batch parsers: a JSON or form body is then a
+  // 415, never parsed as something else first.
+  await app.register(async (batches) => {
+    batches.removeAllContentTypeParsers();
+    batches.addContentTypeParser(
+      [BINARY_TYPE, NDJSON_TYPE],
+      { parseAs: 'buffer', bodyLimit: options.maxBatchBytes },
+      (_req, body, done) => done(null, body),
+    );
 
-  app.post('/api/v1/batches', { schema: { response: { 200: batchAckSchema } } }, async (req, reply) => {
-    const raw = req.body;
-    if (!Buffer.isBuffer(raw)) {
-      throw new PortentError('UNSUPPORTED_MEDIA_TYPE', {
-        message: `Content-Type must be ${NDJSON_TYPE} or ${BINARY_TYPE}.`,
-      });
-    }
-    const sensor = await authenticate(req, raw);
-    const batch = await decode(req, raw);
-    const now = clock.now();
-    const allowed = limiter.take(sensor.id, batch.events.length, now);
-    if (!allowed.ok) {
-      reply.header('retry-after', String(allowed.retryAfterS));
-      throw new PortentError('RATE_LIMITED', {
-        message: `Sensor ${sensor.id} is over its rate of ${options.sensorEventsPerS} events/s; retry in ${allowed.retryAfterS} s.`,
-      });
-    }
-    metrics.pendingBatches.inc();
-    try {
-      const outcome = await writer.submit({ sensor: sensor.num, batch, received: now });
-      metrics.batchesIngested.inc({ outcome: outcome.status });
-      if (outcome.status === 'stored') metrics.eventsIngested.inc(batch.events.length);
-      return {
-        status: outcome.status,
-        batch_id: batch.batchId,
-        events: batch.events.length,
-        ingest_seq: outcome.ingestSeq,
-      };
-    } finally {
-      metrics.pendingBatches.dec();
-    }
+    batches.post('/api/v1/batches', { schema: { response: { 200: batchAckSchema } } }, async (req, reply) => {
+      const raw = req.body;
+      if (!Buffer.isBuffer(raw)) {
+        throw new PortentError('UNSUPPORTED_MEDIA_TYPE', {
+          message: `Content-Type must be ${NDJSON_TYPE} or ${BINARY_TYPE}.`,
+        });
+      }
+      const sensor = await authenticate(req, raw);
+      const batch = await decode(req, raw);
+      const now = clock.now();
+      const allowed = limiter.take(sensor.id, batch.events.length, now);
+      if (!allowed.ok) {
+        reply.header('retry-after', String(allowed.retryAfterS));
+        throw new PortentError('RATE_LIMITED', {
+          message: `Sensor ${sensor.id} is over its rate of ${options.sensorEventsPerS} events/s; retry in ${allowed.retryAfterS} s.`,
+        });
+      }
+      metrics.pendingBatches.inc();
+      try {
+        const outcome = await writer.submit({ sensor: sensor.num, batch, received: now });
+        metrics.batchesIngested.inc({ outcome: outcome.status });
+        if (outcome.status === 'stored') metrics.eventsIngested.inc(batch.events.length);
+        return {
+          status: outcome.status,
+          batch_id: batch.batchId,
+          events: batch.events.length,
+          ingest_seq: outcome.ingestSeq,
+        };
+      } finally {
+        metrics.pendingBatches.dec();
+      }
+    });
   });
 
   function requireAdmin(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {

@@ -76,6 +76,16 @@ export const ERRORS = {
     message: 'A query parameter or path parameter is not valid.',
     hint: 'Fix the parameters listed under details.',
   },
+  BODY_INVALID: {
+    status: 400,
+    message: 'The request body is not valid JSON for this route.',
+    hint: 'Send a JSON object as described for the route in docs/api.md.',
+  },
+  SENSOR_NAME_INVALID: {
+    status: 400,
+    message: 'The sensor name is not valid.',
+    hint: "Use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+  },
   SENSOR_EXISTS: {
     status: 409,
     message: 'A sensor with this name is already enrolled.',

@@ -42,8 +42,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'BATCH_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BATCH_MALFORMED',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'QUERY_INVALID',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'QUERY_INVALID',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BODY_INVALID',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BODY_INVALID',
 };
 
 /** Turns any error into a catalog error, so every response has the same shape. */
@@ -52,7 +52,7 @@ function toPortentError(err: FastifyError | PortentError | Error): PortentError 
   const fe = err as FastifyError;
   if (fe.validation) {
     const where = fe.validationContext ?? 'request';
-    return new PortentError('QUERY_INVALID', {
+    return new PortentError(where === 'body' ? 'BODY_INVALID' : 'QUERY_INVALID', {
       details: fe.validation.slice(0, MAX_REPORTED_PROBLEMS).map((v) => ({
         path: `${where}${v.instancePath || ''}${v.params && 'additionalProperty' in v.params ? `/${String(v.params.additionalProperty)}` : ''}`,
         message: v.message ?? 'is not valid',
@@ -80,6 +80,9 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
     bodyLimit: 64 * 1024,
     // One line per request would drown the log at ingest rates; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // Unknown parameters and body fields are refused (schemas say additionalProperties: false), not
+    // silently dropped, so a typo like "stpe" is reported instead of ignored.
+    ajv: { customOptions: { removeAdditional: false } },
   } as never) as unknown as FastifyInstance;
   const metrics = new ServerMetrics(opts.processMetrics ?? true);
   const writer = new GroupWriter(opts.events, {

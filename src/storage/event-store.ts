@@ -74,8 +74,10 @@ export interface EventStore {
   source(ip: string): Promise<SourceSummary | null>;
   /** Deletes raw events older than `before`; rollups and per-source state are kept. Returns rows deleted. */
   pruneRaw(before: number): Promise<number>;
-  /** Writes in-memory aggregates so that reads and a restart see them. */
+  /** Writes in-memory aggregates so that a restart need not replay them (reads always see them). */
   flush(): Promise<void>;
+  /** Merges written aggregate parts into their final rows; reads give the same answers before and after. */
+  compact(): Promise<void>;
   /** Counts for health and metrics. */
   stats(): Promise<{ events: number; batches: number }>;
   close(): Promise<void>;

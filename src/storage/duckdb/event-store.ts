@@ -25,7 +25,15 @@ import {
   type LevelName,
   type MinuteCells,
 } from '../aggregates.ts';
-import type { AppendItem, AppendOutcome, EventStore, Metric, SeriesPoint, SourceSummary, TopPort } from '../event-store.ts';
+import type {
+  AppendItem,
+  AppendOutcome,
+  EventStore,
+  Metric,
+  SeriesPoint,
+  SourceSummary,
+  TopPort,
+} from '../event-store.ts';
 import type { DuckDBDatabase } from './database.ts';
 import { EventChunkWriter } from './chunk-writer.ts';
 import { RowAppender, type ColumnData } from './rows.ts';
@@ -37,16 +45,46 @@ export interface DuckDBEventStoreOptions {
 
 const ROLLUPS_SEQ = 'rollups_ingest';
 const SOURCES_SEQ = 'sources_ingest';
-const LEVEL_TABLE: Record<LevelName, string> = { minute: 'rollup_minute', hour: 'rollup_hour', day: 'rollup_day' };
+const LEVEL_TABLE: Record<LevelName, string> = {
+  minute: 'rollup_minute',
+  hour: 'rollup_hour',
+  day: 'rollup_day',
+};
 /** Connections appending events; two let one commit (on DuckDB's threads) while the next appends. */
 const WRITERS = 2;
 /** Replaying raw events after a crash reads this many batches at a time. */
 const REPLAY_BATCHES = 100;
 
-const ROLLUP_TYPES = [TIMESTAMP_MS, UTINYINT, USMALLINT, UBIGINT, UINTEGER, UINTEGER, UINTEGER, UINTEGER, BLOB, BLOB, BLOB, BLOB];
-const SOURCE_TYPES = [UHUGEINT, TIMESTAMP_MS, TIMESTAMP_MS, UBIGINT, UINTEGER, UINTEGER, UINTEGER, BLOB, BLOB, BLOB];
-const ROLLUP_COLUMNS = 'epoch_ms(bucket)::DOUBLE, proto, port, events::DOUBLE, sources_sketch, targets_sketch, sensors_sketch, subnets_sketch';
-const SOURCE_COLUMNS = 'addr, epoch_ms(first_seen)::DOUBLE, epoch_ms(last_seen)::DOUBLE, events::DOUBLE, ports_sketch, targets_sketch, sensors_sketch';
+const ROLLUP_TYPES = [
+  TIMESTAMP_MS,
+  UTINYINT,
+  USMALLINT,
+  UBIGINT,
+  UINTEGER,
+  UINTEGER,
+  UINTEGER,
+  UINTEGER,
+  BLOB,
+  BLOB,
+  BLOB,
+  BLOB,
+];
+const SOURCE_TYPES = [
+  UHUGEINT,
+  TIMESTAMP_MS,
+  TIMESTAMP_MS,
+  UBIGINT,
+  UINTEGER,
+  UINTEGER,
+  UINTEGER,
+  BLOB,
+  BLOB,
+  BLOB,
+];
+const ROLLUP_COLUMNS =
+  'epoch_ms(bucket)::DOUBLE, proto, port, events::DOUBLE, sources_sketch, targets_sketch, sensors_sketch, subnets_sketch';
+const SOURCE_COLUMNS =
+  'addr, epoch_ms(first_seen)::DOUBLE, epoch_ms(last_seen)::DOUBLE, events::DOUBLE, ports_sketch, targets_sketch, sensors_sketch';
 
 const num = (v: unknown): number => Number(v);
 const sketch = (v: unknown): DistinctSketch => DistinctSketch.deserialize(v as Uint8Array);
@@ -107,8 +145,32 @@ export class DuckDBEventStore implements EventStore {
   readonly #db: DuckDBDatabase;
   readonly #compactAfterMs: number;
   #agg!: Aggregates;
-  readonly #rollupRows = new RowAppender(ROLLUP_TYPES, ['i64', 'u8', 'u16', 'i64', 'u32', 'u32', 'u32', 'u32', 'blob', 'blob', 'blob', 'blob']);
-  readonly #sourceRows = new RowAppender(SOURCE_TYPES, ['u128', 'i64', 'i64', 'i64', 'u32', 'u32', 'u32', 'blob', 'blob', 'blob']);
+  readonly #rollupRows = new RowAppender(ROLLUP_TYPES, [
+    'i64',
+    'u8',
+    'u16',
+    'i64',
+    'u32',
+    'u32',
+    'u32',
+    'u32',
+    'blob',
+    'blob',
+    'blob',
+    'blob',
+  ]);
+  readonly #sourceRows = new RowAppender(SOURCE_TYPES, [
+    'u128',
+    'i64',
+    'i64',
+    'i64',
+    'u32',
+    'u32',
+    'u32',
+    'blob',
+    'blob',
+    'blob',
+  ]);
   /** Event writers, each its own connection and appender: one commits while the next appends. */
   #writers: Writer[] = [];
   #nextWriter = 0;
@@ -134,16 +196,24 @@ export class DuckDBEventStore implements EventStore {
     const store = new DuckDBEventStore(db, opts);
     const con = db.reader;
     const meta = new Map<string, number>();
-    for (const r of (await con.runAndReadAll('SELECT key, value::DOUBLE FROM meta')).getRows()) meta.set(String(r[0]), num(r[1]));
+    for (const r of (await con.runAndReadAll('SELECT key, value::DOUBLE FROM meta')).getRows())
+      meta.set(String(r[0]), num(r[1]));
     store.#storedRollupSeq = meta.get(ROLLUPS_SEQ) ?? 0;
     store.#storedSourceSeq = meta.get(SOURCES_SEQ) ?? 0;
     // The checkpoints outlive pruned batches, so sequence numbers never go back.
-    const maxBatch = num((await con.runAndReadAll('SELECT coalesce(max(ingest), 0)::DOUBLE FROM batches')).getRows()[0][0]);
+    const maxBatch = num(
+      (await con.runAndReadAll('SELECT coalesce(max(ingest), 0)::DOUBLE FROM batches')).getRows()[0][0],
+    );
     store.#ingestSeq = Math.max(maxBatch, store.#storedRollupSeq, store.#storedSourceSeq);
     store.#agg = new Aggregates(store.#storedRollupSeq, store.#storedSourceSeq);
     for (let i = 0; i < WRITERS; i++) {
       const writer = await db.connect();
-      store.#writers.push({ con: writer, appender: await writer.createAppender('events'), chunks: new EventChunkWriter(), lane: Promise.resolve() });
+      store.#writers.push({
+        con: writer,
+        appender: await writer.createAppender('events'),
+        chunks: new EventChunkWriter(),
+        lane: Promise.resolve(),
+      });
     }
     store.#aggregator = await db.connect();
     await store.#replay();
@@ -246,7 +316,9 @@ export class DuckDBEventStore implements EventStore {
         batch.forEach(({ sensor, batch: b, received }, j) => {
           w.chunks.append(w.appender, b.events, sensor, seqs[j]);
           const p = values.length;
-          tuples.push(`($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`);
+          tuples.push(
+            `($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`,
+          );
           values.push(sensor, b.batchId, seqs[j], b.seq, b.created, received, b.events.length, b.software);
         });
         w.appender.flushSync();
@@ -257,7 +329,10 @@ export class DuckDBEventStore implements EventStore {
         committed(false);
         await w.con.run('ROLLBACK').catch(() => undefined);
         w.appender.clear();
-        throw new PortentError('STORE_UNAVAILABLE', { message: `The event store failed to commit: ${(err as Error).message}`, cause: err });
+        throw new PortentError('STORE_UNAVAILABLE', {
+          message: `The event store failed to commit: ${(err as Error).message}`,
+          cause: err,
+        });
       }
       await counted;
       return seqs;
@@ -289,7 +364,10 @@ export class DuckDBEventStore implements EventStore {
       await con.run('COMMIT');
     } catch (err) {
       await con.run('ROLLBACK').catch(() => undefined);
-      throw new PortentError('STORE_UNAVAILABLE', { message: `Writing aggregates failed: ${(err as Error).message}`, cause: err });
+      throw new PortentError('STORE_UNAVAILABLE', {
+        message: `Writing aggregates failed: ${(err as Error).message}`,
+        cause: err,
+      });
     }
   }
 
@@ -351,13 +429,23 @@ export class DuckDBEventStore implements EventStore {
         i++;
       }
     }
-    const app = await con.createAppender(table, schema === 'temp' ? 'main' : null, schema === 'temp' ? 'temp' : null);
+    const app = await con.createAppender(
+      table,
+      schema === 'temp' ? 'main' : null,
+      schema === 'temp' ? 'temp' : null,
+    );
     this.#rollupRows.append(app, n, [bucket, proto, port, events, ...counts, ...blobs] as ColumnData[]);
     app.flushSync();
     app.closeSync();
   }
 
-  async #appendSources(con: DuckDBConnection, table: string, cells: Iterable<SourceCell>, n: number, schema?: string): Promise<void> {
+  async #appendSources(
+    con: DuckDBConnection,
+    table: string,
+    cells: Iterable<SourceCell>,
+    n: number,
+    schema?: string,
+  ): Promise<void> {
     if (n === 0) return;
     const addr = new Uint32Array(4 * n);
     const first = new Float64Array(n);
@@ -377,7 +465,11 @@ export class DuckDBEventStore implements EventStore {
       });
       i++;
     }
-    const app = await con.createAppender(table, schema === 'temp' ? 'main' : null, schema === 'temp' ? 'temp' : null);
+    const app = await con.createAppender(
+      table,
+      schema === 'temp' ? 'main' : null,
+      schema === 'temp' ? 'temp' : null,
+    );
     this.#sourceRows.append(app, n, [addr, first, last, events, ...counts, ...blobs] as ColumnData[]);
     app.flushSync();
     app.closeSync();
@@ -393,9 +485,18 @@ export class DuckDBEventStore implements EventStore {
 
   async #compactRollups(): Promise<void> {
     const con = this.#aggregator;
-    const newest = num((await con.runAndReadAll('SELECT coalesce(epoch_ms(max(bucket)), 0)::DOUBLE FROM rollup_parts')).getRows()[0][0]);
+    const newest = num(
+      (
+        await con.runAndReadAll('SELECT coalesce(epoch_ms(max(bucket)), 0)::DOUBLE FROM rollup_parts')
+      ).getRows()[0][0],
+    );
     const cutoff = newest - (newest % MINUTE) - this.#compactAfterMs;
-    const rows = (await con.runAndReadAll(`SELECT ${ROLLUP_COLUMNS} FROM rollup_parts WHERE bucket < epoch_ms($1::BIGINT)`, [cutoff])).getRowsJS();
+    const rows = (
+      await con.runAndReadAll(
+        `SELECT ${ROLLUP_COLUMNS} FROM rollup_parts WHERE bucket < epoch_ms($1::BIGINT)`,
+        [cutoff],
+      )
+    ).getRowsJS();
     if (rows.length === 0) return;
     const parts: Buckets = new Map();
     for (const r of rows) mergeInto(parts, num(r[0]), protoPortKey(num(r[1]), num(r[2])), rollupFromRow(r));
@@ -403,7 +504,8 @@ export class DuckDBEventStore implements EventStore {
       for (const [level, width] of Object.entries(LEVELS) as [LevelName, number][]) {
         // The parts of this level's buckets, each merged into the stored row of its key, if any.
         const merged: Buckets = new Map();
-        for (const [b, m] of parts) for (const [k, c] of m) mergeInto(merged, b - (b % width), k, new RollupCell().merge(c));
+        for (const [b, m] of parts)
+          for (const [k, c] of m) mergeInto(merged, b - (b % width), k, new RollupCell().merge(c));
         await tx.run('CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM rollup_minute LIMIT 0');
         await this.#appendRollups(tx, 'stage_rollup', merged, 'temp');
         const stored = await tx.runAndReadAll(
@@ -412,7 +514,11 @@ export class DuckDBEventStore implements EventStore {
         );
         const storedRows = stored.getRowsJS();
         if (storedRows.length > 0) {
-          for (const r of storedRows) merged.get(num(r[0]))!.get(protoPortKey(num(r[1]), num(r[2])))!.merge(rollupFromRow(r));
+          for (const r of storedRows)
+            merged
+              .get(num(r[0]))!
+              .get(protoPortKey(num(r[1]), num(r[2])))!
+              .merge(rollupFromRow(r));
           await tx.run('CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM rollup_minute LIMIT 0');
           await this.#appendRollups(tx, 'stage_rollup', merged, 'temp');
         }
@@ -453,7 +559,11 @@ export class DuckDBEventStore implements EventStore {
   async #replay(): Promise<void> {
     const con = this.#db.reader;
     const last = this.#ingestSeq;
-    for (let from = Math.min(this.#storedRollupSeq, this.#storedSourceSeq); from < last; from += REPLAY_BATCHES) {
+    for (
+      let from = Math.min(this.#storedRollupSeq, this.#storedSourceSeq);
+      from < last;
+      from += REPLAY_BATCHES
+    ) {
       const rows = (
         await con.runAndReadAll(
           `SELECT epoch_ms(time)::DOUBLE, sensor, ingest::DOUBLE,
@@ -493,7 +603,13 @@ export class DuckDBEventStore implements EventStore {
    * Rows of a level's table and of the parts, over [from, to), after writing the in-memory delta:
    * one query, so compaction cannot move a part between the two halves of what is read.
    */
-  async #rollupRowsIn(level: LevelName, from: number, to: number, where = 'TRUE', params: (number | string)[] = []): Promise<unknown[][]> {
+  async #rollupRowsIn(
+    level: LevelName,
+    from: number,
+    to: number,
+    where = 'TRUE',
+    params: (number | string)[] = [],
+  ): Promise<unknown[][]> {
     await this.#flushRollups();
     const n = params.length;
     return (
@@ -512,7 +628,13 @@ export class DuckDBEventStore implements EventStore {
       const start = from - (from % stepMs);
       const steps = Math.ceil((to - start) / stepMs);
       const merged = Array.from({ length: steps }, () => new RollupCell());
-      for (const r of await this.#rollupRowsIn(level, start, start + steps * stepMs, 'proto = $1 AND port = $2', [proto, port])) {
+      for (const r of await this.#rollupRowsIn(
+        level,
+        start,
+        start + steps * stepMs,
+        'proto = $1 AND port = $2',
+        [proto, port],
+      )) {
         merged[Math.floor((num(r[0]) - start) / stepMs)].merge(rollupFromRow(r));
       }
       return merged.map((m, i) => ({
@@ -615,13 +737,20 @@ export class DuckDBEventStore implements EventStore {
         `DELETE FROM events WHERE ingest <= least($2, (SELECT coalesce(max(ingest), 0) FROM batches WHERE received < epoch_ms($1::BIGINT)))`,
         [before, upTo],
       );
-      await w.con.run('DELETE FROM batches WHERE received < epoch_ms($1::BIGINT) AND ingest <= $2', [before, upTo]);
+      await w.con.run('DELETE FROM batches WHERE received < epoch_ms($1::BIGINT) AND ingest <= $2', [
+        before,
+        upTo,
+      ]);
       return r.rowsChanged;
     });
   }
 
   async stats(): Promise<{ events: number; batches: number }> {
-    const r = (await this.#db.reader.runAndReadAll('SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE')).getRows()[0];
+    const r = (
+      await this.#db.reader.runAndReadAll(
+        'SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE',
+      )
+    ).getRows()[0];
     return { events: num(r[0]), batches: num(r[1]) };
   }
 

@@ -57,7 +57,13 @@ export class RowAppender {
           source = w;
           offset = 0;
         }
-        duckdb.copy_data_to_vector(vector, 0, source.buffer as ArrayBuffer, source.byteOffset + offset, rows * BYTES[kind]);
+        duckdb.copy_data_to_vector(
+          vector,
+          0,
+          source.buffer as ArrayBuffer,
+          source.byteOffset + offset,
+          rows * BYTES[kind],
+        );
       });
       duckdb.append_data_chunk(raw, chunk);
     }

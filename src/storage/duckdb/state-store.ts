@@ -33,7 +33,7 @@ export class DuckDBStateStore implements StateStore {
 
   async addSensor(name: string, now: number): Promise<SensorWithSecret> {
     if (!NAME.test(name)) {
-      throw new PortentError('USAGE', {
+      throw new PortentError('SENSOR_NAME_INVALID', {
         message: `Sensor name "${name.slice(0, 80)}" is not valid: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
       });
     }
