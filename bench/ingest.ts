@@ -166,6 +166,9 @@ try {
     `  server RSS:             peak ${rssMax.toFixed(0)} MiB; max in first half ${firstHalfMax.toFixed(0)}, second half ${secondHalfMax.toFixed(0)} MiB`,
   );
   console.log(
+    `  CPU used:               server ${serverCpu.toFixed(1)} s, load generator ${loadCpu.toFixed(1)} s, in ${result.totalSeconds.toFixed(0)} s on ${availableParallelism()} cores`,
+  );
+  console.log(
     `Ceiling: DuckDB data-chunk appender, one connection: ${Math.round(appenderRate).toLocaleString('en')} rows/s`,
   );
   console.log(
