@@ -63,15 +63,71 @@ export class SourceCell {
 /** Packs protocol and port into one small integer key. */
 export const protoPortKey = (proto: number, port: number): number => (proto << 16) | port;
 
-/** A source's map key: the IPv4 value for IPv4-mapped addresses, a string otherwise. */
-export function sourceKey(src: Uint32Array, o: number): number | string {
-  if (src[o + 1] === 0xffff && src[o + 2] === 0 && src[o + 3] === 0) return src[o];
-  return `${src[o]}:${src[o + 1]}:${src[o + 2]}:${src[o + 3]}`;
+/**
+ * Source cells by address. IPv4 addresses (nearly all traffic) go through an open-addressing table
+ * of typed arrays: a Map keyed by numbers above 2^30 would box every key it is asked about.
+ */
+export class SourceCells {
+  #keys = new Uint32Array(1024);
+  /** Index into #cells plus one; 0 marks an empty slot. */
+  #slots = new Int32Array(1024);
+  readonly #cells: SourceCell[] = [];
+  readonly #v6 = new Map<string, SourceCell>();
+
+  get size(): number {
+    return this.#cells.length;
+  }
+
+  values(): IterableIterator<SourceCell> {
+    return this.#cells.values();
+  }
+
+  /** The cell of the address at limbs[o..o+3], created empty if new. */
+  cellOf(limbs: Uint32Array, o: number): SourceCell {
+    if (limbs[o + 1] !== 0xffff || limbs[o + 2] !== 0 || limbs[o + 3] !== 0) {
+      const key = `${limbs[o]}:${limbs[o + 1]}:${limbs[o + 2]}:${limbs[o + 3]}`;
+      let c = this.#v6.get(key);
+      if (c === undefined) {
+        this.#v6.set(key, (c = new SourceCell(limbs.slice(o, o + 4))));
+        this.#cells.push(c);
+      }
+      return c;
+    }
+    const v = limbs[o];
+    const mask = this.#slots.length - 1;
+    let i = (Math.imul(v, 0x9e3779b1) >>> 0) & mask;
+    for (;;) {
+      const slot = this.#slots[i];
+      if (slot === 0) break;
+      if (this.#keys[i] === v) return this.#cells[slot - 1];
+      i = (i + 1) & mask;
+    }
+    const c = new SourceCell(limbs.slice(o, o + 4));
+    this.#cells.push(c);
+    this.#keys[i] = v;
+    this.#slots[i] = this.#cells.length;
+    if (this.#cells.length * 2 > this.#slots.length) this.#grow();
+    return c;
+  }
+
+  #grow(): void {
+    const keys = this.#keys;
+    const slots = this.#slots;
+    this.#keys = new Uint32Array(keys.length * 2);
+    this.#slots = new Int32Array(slots.length * 2);
+    const mask = this.#slots.length - 1;
+    for (let j = 0; j < slots.length; j++) {
+      if (slots[j] === 0) continue;
+      let i = (Math.imul(keys[j], 0x9e3779b1) >>> 0) & mask;
+      while (this.#slots[i] !== 0) i = (i + 1) & mask;
+      this.#keys[i] = keys[j];
+      this.#slots[i] = slots[j];
+    }
+  }
 }
 
 /** minute bucket start -> protoPortKey -> cell */
 export type MinuteCells = Map<number, Map<number, RollupCell>>;
-export type SourceCells = Map<number | string, SourceCell>;
 
 /** A delta taken for writing, with the highest ingest sequence it includes. */
 export interface Taken<T> {
@@ -81,7 +137,7 @@ export interface Taken<T> {
 
 export class Aggregates {
   #minutes: MinuteCells = new Map();
-  #sources: SourceCells = new Map();
+  #sources = new SourceCells();
   /** Highest ingest sequence included in the current rollup and source deltas (or taken before). */
   #rollupSeq = 0;
   #sourceSeq = 0;
@@ -140,9 +196,7 @@ export class Aggregates {
     const { time, src, dst, dstPort, proto, count, sampling } = c;
     for (let i = 0; i < c.length; i++) {
       const o = i * 4;
-      const sk = sourceKey(src, o);
-      let s = sources.get(sk);
-      if (s === undefined) sources.set(sk, (s = new SourceCell(src.slice(o, o + 4))));
+      const s = sources.cellOf(src, o);
       const t = time[i];
       if (t < s.first) s.first = t;
       if (t > s.last) s.last = t;
@@ -163,7 +217,7 @@ export class Aggregates {
   /** Hands over the per-source delta and starts an empty one. */
   takeSources(): Taken<SourceCells> {
     const cells = this.#sources;
-    this.#sources = new Map();
+    this.#sources = new SourceCells();
     return { cells, seq: this.#sourceSeq };
   }
 
@@ -180,10 +234,7 @@ export class Aggregates {
   }
 
   giveBackSources(cells: SourceCells): void {
-    for (const [k, cell] of cells) {
-      const now = this.#sources.get(k);
-      this.#sources.set(k, now === undefined ? cell : now.merge(cell));
-    }
+    for (const cell of cells.values()) this.#sources.cellOf(cell.addr, 0).merge(cell);
   }
 
   /** The not-yet-written delta of one minute, protocol and port, for reads. */
@@ -194,10 +245,5 @@ export class Aggregates {
   /** The not-yet-written minute deltas, for reads. */
   get minutes(): MinuteCells {
     return this.#minutes;
-  }
-
-  /** The not-yet-written delta of one source, for reads. */
-  source(key: number | string): SourceCell | undefined {
-    return this.#sources.get(key);
   }
 }
