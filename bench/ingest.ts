@@ -18,7 +18,7 @@ import { BackgroundTraffic } from '../src/sim/background.ts';
 const SECONDS = Number(process.env.PORTENT_BENCH_SECONDS ?? 60);
 const WARMUP = Number(process.env.PORTENT_BENCH_WARMUP ?? 5);
 const SENSORS = 50;
-const CONCURRENCY = Number(process.env.PORTENT_BENCH_CONCURRENCY ?? 24);
+const CONCURRENCY = Number(process.env.PORTENT_BENCH_CONCURRENCY ?? 100);
 const NODE = process.execPath;
 const root = new URL('..', import.meta.url).pathname;
 
@@ -128,6 +128,11 @@ try {
   const firstHalfMax = Math.max(...rssSamples.slice(0, half).map((s) => s.mb));
   const secondHalfMax = Math.max(...rssSamples.slice(half).map((s) => s.mb));
   const health = (await (await fetch(`${url}/api/v1/health`)).json()) as { store: { events: number } };
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const metric = (name: string) => Number(metrics.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  const commits = metric('portent_store_commit_seconds_count');
+  const commitMeanMs = (metric('portent_store_commit_seconds_sum') / commits) * 1000;
+  const batchesPerCommit = metric('portent_batches_ingested_total{outcome="stored"}') / commits;
   server.kill('SIGTERM');
   await new Promise((r) => server.on('exit', r));
 
@@ -169,6 +174,9 @@ try {
     `  CPU used:               server ${serverCpu.toFixed(1)} s, load generator ${loadCpu.toFixed(1)} s, in ${result.totalSeconds.toFixed(0)} s on ${availableParallelism()} cores`,
   );
   console.log(
+    `  group commits:          ${commits} (${batchesPerCommit.toFixed(1)} batches each, ${commitMeanMs.toFixed(1)} ms on average)`,
+  );
+  console.log(
     `Ceiling: DuckDB data-chunk appender, one connection: ${Math.round(appenderRate).toLocaleString('en')} rows/s`,
   );
   console.log(
@@ -182,6 +190,8 @@ try {
       stored_events: health.store.events,
       acked_events: result.acked,
       refused_batches: result.failures,
+      commit_mean_ms: Number(commitMeanMs.toFixed(1)),
+      batches_per_commit: Number(batchesPerCommit.toFixed(1)),
       server_cpu_s: Number(serverCpu.toFixed(1)),
       load_cpu_s: Number(loadCpu.toFixed(1)),
       seconds: SECONDS,

@@ -131,7 +131,10 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
       const window = q.window === undefined ? 24 * 3_600_000 : parseStep(q.window, 'window');
       const by = q.by ?? 'sources';
       const to = clock.now();
-      const from = to - window;
+      // Counted in whole minutes, or whole hours from six hours up (the rollup the store reads);
+      // the response's `from` says where counting really began.
+      const unit = window >= 6 * 3_600_000 ? 3_600_000 : 60_000;
+      const from = to - window - ((to - window) % unit);
       const ports = await events.topPorts(from, to, by, q.limit ?? 10);
       return {
         from: iso(from),

@@ -95,7 +95,6 @@ export const topResponseSchema = Type.Object(
         {
           proto: Type.String(),
           port: Type.Integer(),
-          service: Type.Optional(Type.String()),
           ...metricFields,
         },
         { additionalProperties: false },

@@ -47,6 +47,16 @@ Ctrl-C or SIGTERM: queued batches are made durable and rollups written before it
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
           server.app.log.info({ signal }, 'Stopping: writing queued batches and rollups.');
+          // A stop that takes longer than server.shutdown_timeout is abandoned: what was
+          // acknowledged is durable already, and the rest is replayed at the next start.
+          const timer = setTimeout(() => {
+            server.app.log.error(
+              { timeout_ms: cfg.server.shutdown_timeout },
+              'Stopping took too long; exiting now.',
+            );
+            process.exit(EXIT.failed);
+          }, cfg.server.shutdown_timeout);
+          timer.unref();
           void server.stop().then(resolve);
         };
         process.once('SIGINT', stop);
@@ -236,6 +246,14 @@ function reportFailure(name: string, err: unknown): number {
     return err.code === 'USAGE' ? EXIT.usage : err.code === 'STORE_LOCKED' ? EXIT.storeLocked : EXIT.failed;
   }
   const code = (err as { code?: string }).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+    const { address, port } = err as { address?: string; port?: number };
+    say(`portent ${name}: cannot listen on ${address}:${port} (${code}).`);
+    say(
+      '  Stop the process using that address, or set server.listen_host / server.listen_port (PORTENT_SERVER_LISTEN_PORT).',
+    );
+    return EXIT.failed;
+  }
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     say(`portent ${name}: ${(err as Error).message}\n  Run: portent ${name} --help`);
     return EXIT.usage;

@@ -84,6 +84,14 @@ export async function startEmbeddedServer(
       log.error({ err }, `${what} failed; it will be tried again.`);
     }
   };
+  try {
+    await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
+  } catch (err) {
+    // Nothing else may keep the process (or the store file) alive when the port is taken.
+    await built.app.close();
+    await stores.close();
+    throw err;
+  }
   const s = config.storage;
   const timers = [
     setInterval(
@@ -107,7 +115,6 @@ export async function startEmbeddedServer(
       s.retention_check_interval,
     ),
   ];
-  await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
   const addr = built.app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   let stopping: Promise<void> | null = null;

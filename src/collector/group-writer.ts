@@ -29,7 +29,10 @@ export class GroupWriter {
     opts: {
       maxPending: number;
       maxEventsPerCommit?: number;
-      /** Groups written at once: the store can append one while it commits another. */
+      /**
+       * Groups written at once. One by default: batches queued during a commit make the next group
+       * larger, and larger commits cost less per event (docs/adr/0004).
+       */
       concurrency?: number;
       /** Called with each commit's duration, for the store-latency histogram. */
       observe?: (seconds: number, batches: number) => void;
@@ -39,7 +42,7 @@ export class GroupWriter {
     this.#maxPending = opts.maxPending;
     this.#maxEventsPerCommit = opts.maxEventsPerCommit ?? 500_000;
     this.#observe = opts.observe;
-    this.#concurrency = opts.concurrency ?? 2;
+    this.#concurrency = opts.concurrency ?? 1;
   }
 
   get pending(): number {

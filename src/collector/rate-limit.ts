@@ -21,8 +21,8 @@ export class RateLimiter {
       b.tokens -= n;
       return { ok: true };
     }
-    // A batch bigger than the burst can never pass: the answer is then "never", shown as the time
-    // to fill the whole bucket, and the size limits should have caught it first.
+    // The collector sizes the burst to hold the largest valid batch, so every batch can pass once
+    // the bucket has refilled.
     const deficit = Math.min(n, this.#burst) - b.tokens;
     return { ok: false, retryAfterS: Math.max(1, Math.ceil(deficit / this.#rate)) };
   }

@@ -53,7 +53,11 @@ const SECRET_CACHE_MS = 10_000;
 export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps): Promise<void> {
   const { state, writer, clock, metrics, options } = deps;
   const nonces = new NonceCache(2 * options.maxClockSkewMs);
-  const limiter = new RateLimiter(options.sensorEventsPerS, options.sensorBurstEvents);
+  // The burst must hold the largest valid batch, or such a batch would be refused for ever.
+  const limiter = new RateLimiter(
+    options.sensorEventsPerS,
+    Math.max(options.sensorBurstEvents, options.maxBatchEvents),
+  );
   const secrets = new Map<string, { value: { num: number; secret: string } | null; until: number }>();
 
   async function secretOf(id: string): Promise<{ num: number; secret: string } | null> {
@@ -181,14 +185,15 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   });
 
   function requireAdmin(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-    const given = req.headers.authorization ?? '';
+    const [scheme = '', ...rest] = (req.headers.authorization ?? '').split(' ');
+    const given = `${scheme.toLowerCase()} ${rest.join(' ')}`;
     if (options.adminToken === '') {
       done(
         new PortentError('ADMIN_UNAUTHORIZED', {
           message: 'Admin routes are disabled: set server.admin_token to enable them.',
         }),
       );
-    } else if (!signaturesEqual(given, `Bearer ${options.adminToken}`)) {
+    } else if (!signaturesEqual(given, `bearer ${options.adminToken}`)) {
       done(new PortentError('ADMIN_UNAUTHORIZED'));
     } else done();
   }

@@ -4,7 +4,7 @@
 // contiguous little-endian column after another, each aligned to its element size (relative to the start
 // of the batch) so a reader can also take typed-array views. Columns whose value is the same in every row
 // are stored once, addresses take 4 bytes when the whole column is IPv4, and fingerprint columns exist only
-// when some row has the fingerprint. docs/formats-wire.md is the byte-by-byte description; keep it in step.
+// when some row has the fingerprint. docs/formats.md is the byte-by-byte description; keep it in step.
 
 import { systemClock } from '../clock.ts';
 import { MAX_REPORTED_PROBLEMS, PortentError, type FieldProblem } from '../errors.ts';

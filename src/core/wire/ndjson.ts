@@ -3,7 +3,7 @@
 // Line 1 is the batch envelope, every further line one event with snake_case fields. Parsing writes straight
 // into EventColumns (no intermediate PortentEvent per line) because this runs on the collector's ingest
 // path; the object-form helpers at the end are for tools and tests. Unknown fields are rejected so that a
-// typo ("src_prot") is an error instead of a silently missing value. docs/formats-wire.md describes it.
+// typo ("src_prot") is an error instead of a silently missing value. docs/formats.md describes it.
 
 import { parseAddress, formatAddress } from '../address.ts';
 import { systemClock } from '../clock.ts';
