@@ -142,8 +142,8 @@ try {
   const batches = Array.from({ length: 20 }, (_, i) =>
     traffic.generate(10_000, (10 + i) * 2 ** 24, Date.now() - 60_000, Date.now()),
   );
-  const appender = await (await ceilingDb.connect()).createAppender('events');
-  const writer = new EventChunkWriter();
+  const appender = await (await ceilingDb.connect()).createAppender('events_v4');
+  const writer = new EventChunkWriter('v4');
   let rows = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < 10_000) {

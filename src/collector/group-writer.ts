@@ -9,40 +9,40 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+export interface GroupWriterOptions {
+  /** Batches accepted but not yet written before submit answers 503. */
+  maxPending: number;
+  /** Most events in one group (a group has at least one batch). */
+  maxEventsPerCommit?: number;
+  /** Most groups being written at once. */
+  concurrency?: number;
+  /**
+   * A group starts beside a running one only when at least this many events wait; otherwise it
+   * waits and grows. Large commits cost far less per event (DuckDB writes a transaction of more than
+   * one row group, 122,880 rows, straight to the file instead of through its log: docs/adr/0004).
+   */
+  minEventsToOverlap?: number;
+  /** Called with each group's write duration, for the store-latency histogram. */
+  observe?: (seconds: number, batches: number) => void;
+}
+
 /**
  * Every acknowledgement waits for the commit that made its batch durable; grouping amortises the
- * commit (and its fsync) over all batches that queued up during the previous one.
+ * commit over all batches that queued up during the previous one.
  */
 export class GroupWriter {
   readonly #store: EventStore;
-  readonly #maxPending: number;
-  readonly #maxEventsPerCommit: number;
-  readonly #observe: ((seconds: number, batches: number) => void) | undefined;
-  readonly #concurrency: number;
+  readonly #opts: Required<Omit<GroupWriterOptions, 'observe'>> & Pick<GroupWriterOptions, 'observe'>;
   #queue: Pending[] = [];
-  /** Running drain loops; each takes the next group as soon as its previous one is written. */
-  readonly #loops = new Set<Promise<void>>();
+  #queuedEvents = 0;
+  #running = 0;
   #closed = false;
+  /** Resolved when nothing is queued or running, for close(). */
+  #idle: { promise: Promise<void>; resolve: () => void } | null = null;
 
-  constructor(
-    store: EventStore,
-    opts: {
-      maxPending: number;
-      maxEventsPerCommit?: number;
-      /**
-       * Groups written at once. One by default: batches queued during a commit make the next group
-       * larger, and larger commits cost less per event (docs/adr/0004).
-       */
-      concurrency?: number;
-      /** Called with each commit's duration, for the store-latency histogram. */
-      observe?: (seconds: number, batches: number) => void;
-    },
-  ) {
+  constructor(store: EventStore, opts: GroupWriterOptions) {
     this.#store = store;
-    this.#maxPending = opts.maxPending;
-    this.#maxEventsPerCommit = opts.maxEventsPerCommit ?? 500_000;
-    this.#observe = opts.observe;
-    this.#concurrency = opts.concurrency ?? 1;
+    this.#opts = { maxEventsPerCommit: 500_000, concurrency: 1, minEventsToOverlap: 122_880, ...opts };
   }
 
   get pending(): number {
@@ -52,7 +52,7 @@ export class GroupWriter {
   /** Resolves once the batch is durable (or known to be stored already). */
   submit(item: AppendItem): Promise<AppendOutcome> {
     if (this.#closed) return Promise.reject(new PortentError('SHUTTING_DOWN'));
-    if (this.#queue.length >= this.#maxPending) {
+    if (this.#queue.length >= this.#opts.maxPending) {
       return Promise.reject(
         new PortentError('STORE_UNAVAILABLE', {
           message: `The store is behind: ${this.#queue.length} batches are waiting to be written. Retry shortly.`,
@@ -61,39 +61,53 @@ export class GroupWriter {
     }
     return new Promise((resolve, reject) => {
       this.#queue.push({ item, resolve, reject });
-      if (this.#loops.size < this.#concurrency) {
-        const loop: Promise<void> = this.#drain().finally(() => this.#loops.delete(loop));
-        this.#loops.add(loop);
-      }
+      this.#queuedEvents += item.batch.events.length;
+      this.#startGroups();
     });
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+  #startGroups(): void {
+    while (this.#queue.length > 0 && this.#running < this.#opts.concurrency) {
+      if (this.#running > 0 && this.#queuedEvents < this.#opts.minEventsToOverlap) return;
       let events = 0;
       let n = 0;
       while (
         n < this.#queue.length &&
-        (n === 0 || events + this.#queue[n].item.batch.events.length <= this.#maxEventsPerCommit)
+        (n === 0 || events + this.#queue[n].item.batch.events.length <= this.#opts.maxEventsPerCommit)
       ) {
         events += this.#queue[n].item.batch.events.length;
         n++;
       }
-      const group = this.#queue.splice(0, n);
-      const started = performance.now();
-      try {
-        const outcomes = await this.#store.append(group.map((p) => p.item));
-        this.#observe?.((performance.now() - started) / 1000, group.length);
-        group.forEach((p, i) => p.resolve(outcomes[i]));
-      } catch (err) {
-        for (const p of group) p.reject(err);
-      }
+      this.#queuedEvents -= events;
+      this.#running++;
+      void this.#write(this.#queue.splice(0, n)).finally(() => {
+        this.#running--;
+        this.#startGroups();
+        if (this.#running === 0 && this.#queue.length === 0) this.#idle?.resolve();
+      });
+    }
+  }
+
+  async #write(group: Pending[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const outcomes = await this.#store.append(group.map((p) => p.item));
+      this.#opts.observe?.((performance.now() - started) / 1000, group.length);
+      group.forEach((p, i) => p.resolve(outcomes[i]));
+    } catch (err) {
+      for (const p of group) p.reject(err);
     }
   }
 
   /** Stops taking batches and waits for the queued ones to be written. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#loops);
+    if (this.#running === 0 && this.#queue.length === 0) return;
+    if (this.#idle === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#idle = { promise, resolve };
+    }
+    await this.#idle.promise;
   }
 }

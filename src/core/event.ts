@@ -190,6 +190,30 @@ export function protoName(n: number): string {
   return PROTO_BY_NUMBER.get(n) ?? String(n);
 }
 
+/** The rows of `c` whose indexes are listed, in that order. */
+export function selectRows(c: EventColumns, rows: readonly number[]): EventColumns {
+  const out = allocColumns(rows.length);
+  rows.forEach((i, j) => {
+    out.time[j] = c.time[i];
+    out.src.set(c.src.subarray(4 * i, 4 * i + 4), 4 * j);
+    out.srcPort[j] = c.srcPort[i];
+    out.dst.set(c.dst.subarray(4 * i, 4 * i + 4), 4 * j);
+    out.dstPort[j] = c.dstPort[i];
+    out.proto[j] = c.proto[i];
+    out.tcpFlags[j] = c.tcpFlags[i];
+    out.action[j] = c.action[i];
+    out.origin[j] = c.origin[i];
+    out.ipId[j] = c.ipId[i];
+    out.ttl[j] = c.ttl[i];
+    out.window[j] = c.window[i];
+    out.seq[j] = c.seq[i];
+    out.payloadSha256[j] = c.payloadSha256[i];
+    out.count[j] = c.count[i];
+    out.sampling[j] = c.sampling[i];
+  });
+  return out;
+}
+
 type TypedColumn = Float64Array | Uint32Array | Uint16Array | Uint8Array | Int32Array | Int16Array;
 
 /** One batch's columns followed by another's. */

@@ -16,7 +16,7 @@ import {
 } from '@duckdb/node-api';
 import type { EventColumns } from '../../core/event.ts';
 
-/** The events table's column types, in table order (see migrations.ts). */
+/** An events table's column types, in table order (see migrations.ts); addresses are set per family. */
 const EVENT_TYPES = [
   TIMESTAMP_MS, // time
   UINTEGER, // sensor
@@ -41,9 +41,32 @@ const EVENT_TYPES = [
 const ROWS = duckdb.vector_size();
 const MASK_WORDS = ROWS / 32;
 
+/**
+ * Whether every row's addresses fit the IPv4 table: the source IPv4-mapped, the destination
+ * IPv4-mapped or withheld.
+ */
+export function rowIsIPv4(c: EventColumns, i: number): boolean {
+  const { src, dst } = c;
+  const o = 4 * i;
+  if (src[o + 1] !== 0xffff || src[o + 2] !== 0 || src[o + 3] !== 0) return false;
+  return dst[o + 2] === 0 && dst[o + 3] === 0 && (dst[o + 1] === 0xffff || (dst[o + 1] | dst[o]) === 0);
+}
+
 /** Reusable scratch space for one chunk, so appending allocates nothing per batch. */
 export class EventChunkWriter {
-  readonly #chunk = DuckDBDataChunk.create(EVENT_TYPES, ROWS);
+  /** 'v4' writes 32-bit addresses (events_v4), 'v6' 128-bit ones (events_v6). */
+  readonly family: 'v4' | 'v6';
+  readonly #chunk: DuckDBDataChunk;
+  readonly #addr = new Uint32Array(ROWS);
+
+  constructor(family: 'v4' | 'v6') {
+    this.family = family;
+    const address = family === 'v4' ? UINTEGER : UHUGEINT;
+    this.#chunk = DuckDBDataChunk.create(
+      EVENT_TYPES.map((t, i) => (i === 3 || i === 5 ? address : t)),
+      ROWS,
+    );
+  }
   readonly #i64 = new Uint32Array(ROWS * 2);
   readonly #u32 = new Uint32Array(ROWS);
   readonly #mask = new Uint32Array(MASK_WORDS);
@@ -91,6 +114,14 @@ export class EventChunkWriter {
     return all;
   }
 
+  /** Copies rows [start, start+n) of an address column: the low limb only for IPv4. */
+  #address(col: number, limbs: Uint32Array, start: number, n: number): void {
+    if (this.family === 'v6') return this.#copy(col, limbs, start * 16, n * 16);
+    const a = this.#addr;
+    for (let r = 0; r < n; r++) a[r] = limbs[4 * (start + r)];
+    this.#copy(col, a, 0, n * 4);
+  }
+
   #fill(c: EventColumns, start: number, n: number, sensor: number, ingest: number): void {
     duckdb.data_chunk_set_size(this.#chunk.chunk, n);
     const i64 = this.#i64;
@@ -109,9 +140,9 @@ export class EventChunkWriter {
       i64[2 * r + 1] = Math.floor(ingest / 4294967296);
     }
     this.#copy(2, i64, 0, n * 8);
-    this.#copy(3, c.src, start * 16, n * 16);
+    this.#address(3, c.src, start, n);
     this.#copy(4, c.srcPort, start * 2, n * 2);
-    this.#copy(5, c.dst, start * 16, n * 16);
+    this.#address(5, c.dst, start, n);
     const dst = c.dst;
     this.#maskWhere(start, n, (i) => (dst[4 * i] | dst[4 * i + 1] | dst[4 * i + 2] | dst[4 * i + 3]) !== 0);
     this.#validity(5);

@@ -9,9 +9,9 @@
 
 import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
 import { BLOB, TIMESTAMP_MS, UBIGINT, UHUGEINT, UINTEGER, USMALLINT, UTINYINT } from '@duckdb/node-api';
-import { allocColumns } from '../../core/event.ts';
+import { allocColumns, selectRows, type EventColumns } from '../../core/event.ts';
 import { PortentError } from '../../core/errors.ts';
-import { addressToBigInt, formatAddress, parseAddress } from '../../core/address.ts';
+import { addressToBigInt, formatAddress, isV4, parseAddress } from '../../core/address.ts';
 import { DistinctSketch } from '../../core/sketch.ts';
 import {
   Aggregates,
@@ -35,7 +35,7 @@ import type {
   TopPort,
 } from '../event-store.ts';
 import type { DuckDBDatabase } from './database.ts';
-import { EventChunkWriter } from './chunk-writer.ts';
+import { EventChunkWriter, rowIsIPv4 } from './chunk-writer.ts';
 import { RowAppender, type ColumnData } from './rows.ts';
 
 export interface DuckDBEventStoreOptions {
@@ -122,10 +122,24 @@ function sourceFromRow(r: unknown[]): SourceCell {
 
 interface Writer {
   con: DuckDBConnection;
-  appender: DuckDBAppender;
-  chunks: EventChunkWriter;
+  /** Appenders of events_v4 and events_v6. */
+  v4: { appender: DuckDBAppender; chunks: EventChunkWriter };
+  v6: { appender: DuckDBAppender; chunks: EventChunkWriter };
   /** The writer's operations run one at a time. */
   lane: Promise<unknown>;
+}
+
+/** Appends a batch's rows to events_v4, or those with an IPv6 address to events_v6. */
+function appendEvents(w: Writer, c: EventColumns, sensor: number, ingest: number): void {
+  const v6: number[] = [];
+  for (let i = 0; i < c.length; i++) if (!rowIsIPv4(c, i)) v6.push(i);
+  if (v6.length === 0) return w.v4.chunks.append(w.v4.appender, c, sensor, ingest);
+  if (v6.length === c.length) return w.v6.chunks.append(w.v6.appender, c, sensor, ingest);
+  const isV6 = new Uint8Array(c.length);
+  for (const i of v6) isV6[i] = 1;
+  const v4 = [...isV6.keys()].filter((i) => isV6[i] === 0);
+  w.v4.chunks.append(w.v4.appender, selectRows(c, v4), sensor, ingest);
+  w.v6.chunks.append(w.v6.appender, selectRows(c, v6), sensor, ingest);
 }
 
 /** Runs `fn` after everything queued before it on the same lane has settled. */
@@ -214,8 +228,8 @@ export class DuckDBEventStore implements EventStore {
       const writer = await db.connect();
       store.#writers.push({
         con: writer,
-        appender: await writer.createAppender('events'),
-        chunks: new EventChunkWriter(),
+        v4: { appender: await writer.createAppender('events_v4'), chunks: new EventChunkWriter('v4') },
+        v6: { appender: await writer.createAppender('events_v6'), chunks: new EventChunkWriter('v6') },
         lane: Promise.resolve(),
       });
     }
@@ -318,21 +332,23 @@ export class DuckDBEventStore implements EventStore {
         const values: (string | number)[] = [];
         const tuples: string[] = [];
         batch.forEach(({ sensor, batch: b, received }, j) => {
-          w.chunks.append(w.appender, b.events, sensor, seqs[j]);
+          appendEvents(w, b.events, sensor, seqs[j]);
           const p = values.length;
           tuples.push(
             `($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`,
           );
           values.push(sensor, b.batchId, seqs[j], b.seq, b.created, received, b.events.length, b.software);
         });
-        w.appender.flushSync();
+        w.v4.appender.flushSync();
+        w.v6.appender.flushSync();
         await w.con.run(`INSERT INTO batches VALUES ${tuples.join(', ')}`, values);
         await w.con.run('COMMIT');
         committed(true);
       } catch (err) {
         committed(false);
         await w.con.run('ROLLBACK').catch(() => undefined);
-        w.appender.clear();
+        w.v4.appender.clear();
+        w.v6.appender.clear();
         throw new PortentError('STORE_UNAVAILABLE', {
           message: `The event store failed to commit: ${(err as Error).message}`,
           cause: err,
@@ -710,11 +726,13 @@ export class DuckDBEventStore implements EventStore {
       ).getRowsJS();
       if (rows.length === 0) return null;
       const s = rows.map(sourceFromRow).reduce((a, b) => a.merge(b));
+      // Straight from the table of the address's family, where the filter can use zone maps.
+      const v4 = isV4(limbs, 0);
       const top = await this.#db.reader.runAndReadAll(
-        `SELECT proto, dst_port, sum(count::DOUBLE * sampling) AS n FROM events
-         WHERE src = $1::UHUGEINT AND time >= epoch_ms($2::BIGINT)
+        `SELECT proto, dst_port, sum(count::DOUBLE * sampling) AS n FROM ${v4 ? 'events_v4' : 'events_v6'}
+         WHERE src = $1::${v4 ? 'UINTEGER' : 'UHUGEINT'} AND time >= epoch_ms($2::BIGINT)
          GROUP BY proto, dst_port ORDER BY n DESC, proto, dst_port LIMIT 20`,
-        [addr, s.last - DAY],
+        [v4 ? limbs[0] : addr, s.last - DAY],
       );
       return {
         ip: formatAddress(limbs, 0),
@@ -745,10 +763,11 @@ export class DuckDBEventStore implements EventStore {
       ).getRows()[0][0];
       await w.con.run('BEGIN');
       try {
-        const r = await w.con.run('DELETE FROM events WHERE ingest <= $1', [bound]);
+        const r4 = await w.con.run('DELETE FROM events_v4 WHERE ingest <= $1', [bound]);
+        const r6 = await w.con.run('DELETE FROM events_v6 WHERE ingest <= $1', [bound]);
         await w.con.run('DELETE FROM batches WHERE ingest <= $1', [bound]);
         await w.con.run('COMMIT');
-        return r.rowsChanged;
+        return r4.rowsChanged + r6.rowsChanged;
       } catch (err) {
         await w.con.run('ROLLBACK').catch(() => undefined);
         throw err;
@@ -759,14 +778,21 @@ export class DuckDBEventStore implements EventStore {
   async stats(): Promise<{ events: number; batches: number }> {
     const r = (
       await this.#db.reader.runAndReadAll(
-        'SELECT (SELECT count(*) FROM events)::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE',
+        'SELECT ((SELECT count(*) FROM events_v4) + (SELECT count(*) FROM events_v6))::DOUBLE, (SELECT count(*) FROM batches)::DOUBLE',
       )
     ).getRows()[0];
     return { events: num(r[0]), batches: num(r[1]) };
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#writers.map((w) => queueOn(w, async () => w.appender.closeSync())));
+    await Promise.all(
+      this.#writers.map((w) =>
+        queueOn(w, async () => {
+          w.v4.appender.closeSync();
+          w.v6.appender.closeSync();
+        }),
+      ),
+    );
     await this.flush();
   }
 
