@@ -332,16 +332,18 @@ export class DuckDBEventStore implements EventStore {
         const values: (string | number)[] = [];
         const tuples: string[] = [];
         batch.forEach(({ sensor, batch: b, received }, j) => {
-          appendEvents(w, b.events, sensor, seqs[j]);
           const p = values.length;
           tuples.push(
             `($${p + 1}, $${p + 2}::UUID, $${p + 3}, $${p + 4}, epoch_ms($${p + 5}::BIGINT), epoch_ms($${p + 6}::BIGINT), $${p + 7}, $${p + 8})`,
           );
           values.push(sensor, b.batchId, seqs[j], b.seq, b.created, received, b.events.length, b.software);
         });
+        // The batch rows first: inserted into a transaction that already holds the events' rows
+        // they took about twice as long (48 against 26 ms for a group of 40 in bench/ingest).
+        await w.con.run(`INSERT INTO batches VALUES ${tuples.join(', ')}`, values);
+        batch.forEach(({ sensor, batch: b }, j) => appendEvents(w, b.events, sensor, seqs[j]));
         w.v4.appender.flushSync();
         w.v6.appender.flushSync();
-        await w.con.run(`INSERT INTO batches VALUES ${tuples.join(', ')}`, values);
         await w.con.run('COMMIT');
         committed(true);
       } catch (err) {
