@@ -265,9 +265,13 @@ test('sizes: exact grows with the set, never past the dense size; serialised for
   const full = sketchOf(Array.from({ length: EXACT_THRESHOLD }, (_, i) => i));
   const dense = full.clone();
   dense.add(hash32(-1));
-  assert.ok(empty.bytes < 500);
+  // Up to 4 non-zero hashes (and the hash 0) live in the object: no table, nothing but the object.
+  assert.ok(empty.bytes <= 128);
+  assert.equal(sketchOf([0, 1, 2, 3, 4]).bytes, empty.bytes);
+  const table = sketchOf([1, 2, 3, 4, 5]); // the smallest table: 16 slots
+  assert.ok(table.bytes > empty.bytes + 64);
   assert.ok(full.bytes <= dense.bytes);
-  assert.equal(dense.bytes - empty.bytes + 32, SKETCH_REGISTERS); // the registers, one byte each
+  assert.equal(dense.bytes - table.bytes + 16 * 4, SKETCH_REGISTERS); // the registers, one byte each
   assert.equal(empty.serialize().length, 8);
   assert.equal(sketchOf([42]).serialize().length, 12);
   assert.equal(full.serialize().length, 8 + 4 * EXACT_THRESHOLD);
@@ -283,6 +287,182 @@ test('clone is independent of its original', () => {
     assert.deepEqual(s.serialize(), before);
     assert.ok(c.estimate() > s.estimate());
   }
+});
+
+// Small sets of raw hashes around the inline → table switch (4 non-zero hashes inline, the hash 0
+// in a flag): 0, negative int32s, the extremes, and a narrow range so that values repeat.
+const rawHash = fc.oneof(
+  fc.constant(0),
+  fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+  fc.integer({ min: -6, max: 6 }),
+  fc.constantFrom(-1, -(2 ** 31), 2 ** 31 - 1, 1),
+);
+const smallHashes = fc.array(rawHash, { maxLength: 20 });
+
+// `add` takes a hash as an int32 or as the uint32 with the same bits: use both.
+function sketchOfHashes(hashes: readonly number[]): DistinctSketch {
+  const s = new DistinctSketch();
+  for (const [i, h] of hashes.entries()) s.add(i & 1 ? h >>> 0 : h);
+  return s;
+}
+
+// The exact encoding written out independently: header, count, distinct uint32 hashes ascending.
+function exactEncoding(hashes: readonly number[]): Uint8Array {
+  const sorted = [...new Set(hashes.map((h) => h >>> 0))].sort((a, b) => a - b);
+  const out = new Uint8Array(8 + 4 * sorted.length);
+  out.set([SKETCH_FORMAT_VERSION, 0, SKETCH_PRECISION, 0]);
+  const view = new DataView(out.buffer);
+  view.setUint32(4, sorted.length, true);
+  for (const [i, h] of sorted.entries()) view.setUint32(8 + 4 * i, h, true);
+  return out;
+}
+
+// Whether a set of hashes is held inline (no table): at most 4 distinct non-zero hashes.
+function fitsInline(hashes: readonly number[]): boolean {
+  return new Set(hashes.filter((h) => h !== 0).map((h) => h >>> 0)).size <= 4;
+}
+
+const EMPTY_BYTES = new DistinctSketch().bytes;
+
+test('small sets across the inline → table switch: exact, canonical, and inline up to 4 values', () => {
+  fc.assert(
+    fc.property(smallHashes, (hashes) => {
+      const distinct = new Set(hashes.map((h) => h >>> 0)).size;
+      const s = sketchOfHashes(hashes);
+      assert.equal(s.isExact, true);
+      assert.equal(s.estimate(), distinct);
+      const buf = s.serialize();
+      assert.deepEqual(buf, exactEncoding(hashes));
+      assert.deepEqual(sketchOfHashes(hashes.slice().reverse()).serialize(), buf);
+      // Inline exactly when there are at most 4 non-zero hashes: the object is all the memory.
+      assert.equal(s.bytes === EMPTY_BYTES, fitsInline(hashes));
+      // Decoding gives the same form (inline for ≤ 4) and a sketch that keeps working.
+      const back = DistinctSketch.deserialize(buf);
+      assert.equal(back.estimate(), distinct);
+      assert.equal(back.bytes === EMPTY_BYTES, fitsInline(hashes));
+      assert.deepEqual(back.serialize(), buf);
+      const more = [...hashes, 7, 0, -7, 7];
+      for (const h of [7, 0, -7, 7]) {
+        back.add(h);
+        s.add(h >>> 0);
+      }
+      assert.deepEqual(back.serialize(), exactEncoding(more));
+      assert.deepEqual(s.serialize(), back.serialize());
+      assert.equal(s.estimate(), new Set(more.map((h) => h >>> 0)).size);
+    }),
+    { numRuns: 2000 },
+  );
+  // The switch itself, with and without the hash 0 and with the most negative int32.
+  const four = [-(2 ** 31), -1, 1, 2 ** 31 - 1];
+  for (const zero of [[], [0]]) {
+    const s = sketchOfHashes([...zero, ...four, ...four]);
+    assert.equal(s.bytes, EMPTY_BYTES);
+    assert.equal(s.estimate(), 4 + zero.length);
+    s.add(5);
+    assert.ok(s.bytes > EMPTY_BYTES);
+    assert.equal(s.estimate(), 5 + zero.length);
+    for (const h of [...zero, ...four, 5]) s.add(h); // all still found after the move
+    assert.equal(s.estimate(), 5 + zero.length);
+    assert.deepEqual(s.serialize(), exactEncoding([...zero, ...four, 5]));
+  }
+});
+
+// A sketch of one of three forms: inline (≤ 4 non-zero hashes), table (5..20 distinct hashes) or
+// dense (600..1,500 hashes from a range of which the other side may share part), with its hashes.
+const nonZeroHash = rawHash.filter((h) => h !== 0);
+// Distinct non-zero hashes (as uint32), with or without the hash 0 and with some repeated.
+const hashSet = (minLength: number, maxLength: number): fc.Arbitrary<number[]> =>
+  fc
+    .tuple(
+      fc.uniqueArray(nonZeroHash, { minLength, maxLength, selector: (h) => h >>> 0 }),
+      fc.nat(3),
+      fc.nat(4),
+    )
+    .map(([hs, zero, repeat]) => {
+      const out = [...hs, ...hs.slice(0, repeat)];
+      if (zero === 1) out.unshift(0);
+      if (zero === 2) out.push(0, 0);
+      return out;
+    });
+const sketchForm = fc.oneof(
+  hashSet(0, 4).map((hs) => ({ kind: 'inline', hs })),
+  hashSet(5, 20).map((hs) => ({ kind: 'table', hs })),
+  fc
+    .tuple(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 600, max: 1500 }), smallHashes)
+    .map(([start, n, extra]) => ({
+      kind: 'dense',
+      hs: [...extra, ...Array.from({ length: n }, (_, i) => hash32(start + i))],
+    })),
+);
+
+function expectedForm(hashes: readonly number[]): string {
+  const distinct = new Set(hashes.map((h) => h >>> 0)).size;
+  if (distinct > EXACT_THRESHOLD) return 'dense';
+  return fitsInline(hashes) ? 'inline' : 'table';
+}
+
+function formOf(s: DistinctSketch): string {
+  if (!s.isExact) return 'dense';
+  return s.bytes === EMPTY_BYTES ? 'inline' : 'table';
+}
+
+test('merge across inline, table and dense forms equals the sketch of the union, canonically', () => {
+  const seen = new Set<string>();
+  fc.assert(
+    fc.property(sketchForm, sketchForm, (a, b) => {
+      const A = sketchOfHashes(a.hs);
+      const B = sketchOfHashes(b.hs);
+      assert.equal(formOf(A), a.kind);
+      assert.equal(formOf(B), b.kind);
+      seen.add(`${a.kind}+${b.kind}`);
+      const beforeB = B.serialize();
+      const union = [...a.hs, ...b.hs];
+      const direct = sketchOfHashes(union);
+      for (const merged of [A.clone().merge(B), B.clone().merge(A)]) {
+        assert.deepEqual(merged.serialize(), direct.serialize());
+        assert.equal(merged.isExact, direct.isExact);
+        assert.equal(merged.estimate(), direct.estimate());
+        assert.equal(formOf(merged), expectedForm(union));
+        assert.equal(formOf(direct), expectedForm(union));
+        if (merged.isExact) assert.equal(merged.estimate(), new Set(union.map((h) => h >>> 0)).size);
+      }
+      // The argument is left alone, and merging again changes nothing.
+      assert.deepEqual(B.serialize(), beforeB);
+      assert.deepEqual(A.clone().merge(B).merge(B).merge(A).serialize(), direct.serialize());
+      // Merging into an empty sketch, or into a decoded copy, is the same union.
+      assert.deepEqual(new DistinctSketch().merge(A).merge(B).serialize(), direct.serialize());
+      assert.deepEqual(DistinctSketch.deserialize(A.serialize()).merge(B).serialize(), direct.serialize());
+    }),
+    { numRuns: 1500 },
+  );
+  for (const x of ['inline', 'table', 'dense']) {
+    for (const y of ['inline', 'table', 'dense']) assert.ok(seen.has(`${x}+${y}`), `${x}+${y} not exercised`);
+  }
+});
+
+test('clone is independent of its original in every form', () => {
+  fc.assert(
+    fc.property(sketchForm, smallHashes, smallHashes, (form, forClone, forOriginal) => {
+      const s = sketchOfHashes(form.hs);
+      const c = s.clone();
+      assert.deepEqual(c.serialize(), s.serialize());
+      assert.equal(c.bytes, s.bytes);
+      assert.equal(c.estimate(), s.estimate());
+      assert.equal(formOf(c), form.kind);
+      const before = s.serialize();
+      // Five fresh values besides the random ones, so an inline clone always moves to a table.
+      const fresh = [11, -12, 13, -14, 15].map((i) => hash32(0x7000_0000 + i));
+      for (const h of [...forClone, ...fresh]) c.add(h);
+      assert.deepEqual(s.serialize(), before);
+      assert.equal(formOf(s), form.kind);
+      assert.deepEqual(c.serialize(), sketchOfHashes([...form.hs, ...forClone, ...fresh]).serialize());
+      const cloneState = c.serialize();
+      for (const h of forOriginal) s.add(h);
+      assert.deepEqual(c.serialize(), cloneState);
+      assert.deepEqual(s.serialize(), sketchOfHashes([...form.hs, ...forOriginal]).serialize());
+    }),
+    { numRuns: 500 },
+  );
 });
 
 test('deserialize rejects truncated and extended input', () => {

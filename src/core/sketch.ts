@@ -5,9 +5,13 @@
 //   and an analyst reading "3 sources" must be able to trust it, so small counts are exact.
 // - Beyond EXACT_THRESHOLD distinct hashes the set is replaced by 4,096 one-byte registers: the
 //   exact table at that point is 1,024 slots × 4 bytes, so the switch never grows memory.
-// - Everything on the insert path is int32 arithmetic on typed arrays: no allocation per insert
-//   (only when a table doubles or converts), because the collector inserts ~4 values per event at
-//   over a million events a second.
+// - Everything on the insert path is int32 arithmetic on object fields and typed arrays: no
+//   allocation per insert (only when a table is created, doubles or converts), because the
+//   collector inserts ~4 values per event at over a million events a second.
+// - Up to INLINE_CAPACITY non-zero hashes live in the sketch object's own int32 fields, with no
+//   table at all: there are hundreds of thousands of per-source and per-minute sketches and most
+//   of them hold 1 to 3 values, so a typed array each (~250 bytes with its ArrayBuffer, and more
+//   objects for the GC to trace) would dominate the collector's memory.
 // - Values are hashed with a bijective 32-bit mixer, so for IPv4 (and ports, sensor ids, /24s)
 //   a set of hashes has exactly as many members as the set of values: exactness is real, not
 //   "exact up to hash collisions".
@@ -27,12 +31,20 @@ const Q = 32 - SKETCH_PRECISION;
 const MAX_RANK = Q + 1;
 // OR-ed below the rank bits so that clz32 stops at Q: ranks are then 1..Q+1 without a branch.
 const RANK_SENTINEL = 1 << (SKETCH_PRECISION - 1);
-// The exact table starts small because most sketches stay tiny; capacity is a power of two and
-// load stays ≤ 1/2, so the largest exact table is 2 × EXACT_THRESHOLD slots.
-const INITIAL_CAPACITY = 8;
-// Approximate V8 cost of the sketch object plus one typed array header and its ArrayBuffer;
-// measured by bench/sketch.ts (heap growth of 100k one-element sketches), rounded.
-const OBJECT_OVERHEAD_BYTES = 280;
+// Non-zero hashes held in the fields v0..v3 before a table is allocated (the hash 0 is a flag).
+const INLINE_CAPACITY = 4;
+// The table is created when the (INLINE_CAPACITY + 1)-th non-zero hash arrives; capacity is a
+// power of two and load (the zero flag included) stays ≤ 1/2, so the smallest table that can
+// take the inline values, the zero flag and the newcomer is 16 slots, and the largest exact table
+// is 2 × EXACT_THRESHOLD slots.
+const MIN_TABLE_CAPACITY = 16;
+// V8 cost of the sketch object itself: a 3-word header and 9 in-object fields, 8 bytes each
+// (measured: 96 bytes of heap per sketch over 300k sketches holding one or two hashes).
+const OBJECT_BYTES = 96;
+// Approximate V8 cost of one typed array besides its elements: the typed array and ArrayBuffer
+// objects and the backing store's header (measured: 376 bytes for a sketch with a 16-slot table,
+// 4,411 dense; within 20 bytes for the larger tables, whose elements live off the V8 heap).
+const ARRAY_OVERHEAD_BYTES = 216;
 
 const KIND_EXACT = 0;
 const KIND_DENSE = 1;
@@ -104,29 +116,45 @@ export class SketchFormatError extends Error {
 /**
  * Distinct counter over 32-bit hashes (from `hash32` / `hashLimbs`).
  *
- * Exact mode: an open-addressing set (linear probing, int32 slots, 0 = empty, the hash 0 itself
- * kept in a flag) holding up to EXACT_THRESHOLD hashes. Dense mode: 4,096 HyperLogLog registers
+ * Exact mode: up to INLINE_CAPACITY non-zero hashes in the fields v0..v3 (inline), beyond that an
+ * open-addressing set (linear probing, int32 slots, 0 = empty) holding up to EXACT_THRESHOLD
+ * hashes; the hash 0 itself is kept in a flag either way. Dense mode: 4,096 HyperLogLog registers
  * indexed by the hash's top 12 bits, the rank taken from the remaining 20 bits, estimated with
  * Ertl's improved raw estimator. The state depends only on the set of hashes inserted, whatever
  * the order or the merge tree, so serialisations of equal sets are byte-identical.
  */
 export class DistinctSketch {
-  // Exact mode: the hash table (EMPTY_TABLE once dense).
-  private table: Int32Array;
-  // Whether hash 0 is in the set (0 marks an empty slot, so it cannot live in the table).
-  private hasZero: boolean;
-  // Exact mode: number of distinct hashes, including the zero flag.
-  private count: number;
+  // Field order is memory order (each is a class field): the ones every `add` reads come first.
   // Dense mode: the registers; null while exact.
   private regs: Uint8Array | null;
+  // Exact mode past INLINE_CAPACITY non-zero hashes: the hash table. EMPTY_TABLE while the set is
+  // inline and once dense (a shared constant rather than null, so the field keeps one type).
+  private table: Int32Array;
+  // Exact mode: number of distinct hashes, including the zero flag.
+  private count: number;
+  // Inline exact mode: the non-zero hashes as int32, filled in order; 0 marks an unused field.
+  // All 0 whenever there is a table or registers, so code that visits v0..v3 and the table
+  // together sees each member once, whatever the mode. A set has a table only if it holds more
+  // than INLINE_CAPACITY non-zero hashes (no path creates one earlier), so whether a set is
+  // inline depends on the set alone (a table's capacity can still depend on the history).
+  private v0: number;
+  private v1: number;
+  private v2: number;
+  private v3: number;
+  // Whether hash 0 is in the set (0 marks an empty slot, so it cannot live in the table).
+  private hasZero: boolean;
   // Dense mode: the last estimate, or -1 once a register changed since.
   private cached: number;
 
   constructor() {
-    this.table = new Int32Array(INITIAL_CAPACITY);
-    this.hasZero = false;
-    this.count = 0;
     this.regs = null;
+    this.table = EMPTY_TABLE;
+    this.count = 0;
+    this.v0 = 0;
+    this.v1 = 0;
+    this.v2 = 0;
+    this.v3 = 0;
+    this.hasZero = false;
     this.cached = -1;
   }
 
@@ -137,7 +165,13 @@ export class DistinctSketch {
 
   /** Approximate memory held by this sketch, in bytes (object overhead included). */
   get bytes(): number {
-    return OBJECT_OVERHEAD_BYTES + (this.regs === null ? this.table.byteLength : this.regs.byteLength);
+    const t = this.table;
+    const regs = this.regs;
+    return (
+      OBJECT_BYTES +
+      (t.length === 0 ? 0 : ARRAY_OVERHEAD_BYTES + t.byteLength) +
+      (regs === null ? 0 : ARRAY_OVERHEAD_BYTES + regs.byteLength)
+    );
   }
 
   /** Inserts one hash (a uint32 or the same bits as an int32). */
@@ -158,6 +192,11 @@ export class DistinctSketch {
       return;
     }
     const t = this.table;
+    if (t.length === 0) {
+      // Inline: unused fields hold 0 and h is not 0, so four comparisons decide membership.
+      if (h !== this.v0 && h !== this.v1 && h !== this.v2 && h !== this.v3) this.addInline(h);
+      return;
+    }
     const mask = t.length - 1;
     let i = h & mask;
     for (;;) {
@@ -192,6 +231,39 @@ export class DistinctSketch {
     this.count++;
   }
 
+  // Slow path for a non-zero hash known to be absent from an inline set. Separate from addNew so
+  // that neither grows large when the compiler inlines it into a loop calling `add`.
+  private addInline(h: number): void {
+    // Inline fields fill in order; a hash that finds them all taken moves them into a table.
+    if (this.v0 === 0) this.v0 = h;
+    else if (this.v1 === 0) this.v1 = h;
+    else if (this.v2 === 0) this.v2 = h;
+    else if (this.v3 === 0) this.v3 = h;
+    else {
+      this.toTable(capacityFor(this.count + 1));
+      insertAbsent(this.table, h);
+    }
+    this.count++;
+  }
+
+  // Moves the inline hashes into a new table of `capacity` slots.
+  private toTable(capacity: number): void {
+    const t = new Int32Array(capacity);
+    if (this.v0 !== 0) insertAbsent(t, this.v0);
+    if (this.v1 !== 0) insertAbsent(t, this.v1);
+    if (this.v2 !== 0) insertAbsent(t, this.v2);
+    if (this.v3 !== 0) insertAbsent(t, this.v3);
+    this.table = t;
+    this.clearInline();
+  }
+
+  private clearInline(): void {
+    this.v0 = 0;
+    this.v1 = 0;
+    this.v2 = 0;
+    this.v3 = 0;
+  }
+
   private resize(capacity: number): void {
     const old = this.table;
     const t = new Int32Array(capacity);
@@ -204,6 +276,10 @@ export class DistinctSketch {
 
   private toDense(): void {
     const regs = new Uint8Array(SKETCH_REGISTERS);
+    if (this.v0 !== 0) setRegister(regs, this.v0);
+    if (this.v1 !== 0) setRegister(regs, this.v1);
+    if (this.v2 !== 0) setRegister(regs, this.v2);
+    if (this.v3 !== 0) setRegister(regs, this.v3);
     const t = this.table;
     for (let i = 0; i < t.length; i++) {
       const v = t[i];
@@ -212,6 +288,7 @@ export class DistinctSketch {
     if (this.hasZero) setRegister(regs, 0);
     this.regs = regs;
     this.table = EMPTY_TABLE;
+    this.clearInline();
     this.hasZero = false;
     this.count = 0;
     this.cached = -1;
@@ -244,13 +321,17 @@ export class DistinctSketch {
       return this;
     }
     // Pre-size for the union (bounded by the largest exact table) so inserting other's slots in
-    // their order cannot meet a crowded small table.
-    if (this.regs === null) {
-      const want = Math.min(this.count + other.count, EXACT_THRESHOLD);
-      let cap = this.table.length;
-      while (want > cap >>> 1) cap <<= 1;
-      if (cap !== this.table.length) this.resize(cap);
+    // their order cannot meet a crowded small table. Two inline sets need no table unless their
+    // union is too big to stay inline, and then add() creates it.
+    if (this.regs === null && (this.table.length !== 0 || other.table.length !== 0)) {
+      const cap = capacityFor(Math.min(this.count + other.count, EXACT_THRESHOLD));
+      if (this.table.length === 0) this.toTable(cap);
+      else if (cap > this.table.length) this.resize(cap);
     }
+    if (other.v0 !== 0) this.add(other.v0);
+    if (other.v1 !== 0) this.add(other.v1);
+    if (other.v2 !== 0) this.add(other.v2);
+    if (other.v3 !== 0) this.add(other.v3);
     const t = other.table;
     for (let i = 0; i < t.length; i++) {
       const v = t[i];
@@ -266,6 +347,10 @@ export class DistinctSketch {
     c.table = this.table.length === 0 ? EMPTY_TABLE : this.table.slice();
     c.hasZero = this.hasZero;
     c.count = this.count;
+    c.v0 = this.v0;
+    c.v1 = this.v1;
+    c.v2 = this.v2;
+    c.v3 = this.v3;
     c.regs = this.regs === null ? null : this.regs.slice();
     c.cached = this.cached;
     return c;
@@ -283,6 +368,11 @@ export class DistinctSketch {
       const hashes = new Uint32Array(this.count);
       let n = 0;
       if (this.hasZero) hashes[n++] = 0;
+      // Stored as uint32: negative int32 hashes sort after the positive ones.
+      if (this.v0 !== 0) hashes[n++] = this.v0;
+      if (this.v1 !== 0) hashes[n++] = this.v1;
+      if (this.v2 !== 0) hashes[n++] = this.v2;
+      if (this.v3 !== 0) hashes[n++] = this.v3;
       const t = this.table;
       for (let i = 0; i < t.length; i++) if (t[i] !== 0) hashes[n++] = t[i];
       hashes.sort();
@@ -331,16 +421,22 @@ export class DistinctSketch {
       const expected = HEADER_BYTES + 4 + 4 * n;
       if (len !== expected)
         throw new SketchFormatError(`exact set of ${n} needs ${expected} bytes, got ${len}`);
-      let cap = INITIAL_CAPACITY;
-      while (n > cap >>> 1) cap <<= 1;
-      s.table = new Int32Array(cap);
+      // Hashes ascend strictly, so 0 can only come first; the rest stay inline if they fit.
+      const nonZero = n > 0 && readU32(buf, HEADER_BYTES + 4) === 0 ? n - 1 : n;
+      if (nonZero > INLINE_CAPACITY) s.table = new Int32Array(capacityFor(n));
       let prev = -1;
+      let stored = 0;
       for (let i = 0; i < n; i++) {
         const h = readU32(buf, HEADER_BYTES + 4 + 4 * i);
         if (h <= prev) throw new SketchFormatError('exact hashes are not strictly ascending');
         prev = h;
         if (h === 0) s.hasZero = true;
-        else insertAbsent(s.table, h | 0);
+        else if (s.table.length !== 0) insertAbsent(s.table, h | 0);
+        else if (stored === 0) s.v0 = h | 0;
+        else if (stored === 1) s.v1 = h | 0;
+        else if (stored === 2) s.v2 = h | 0;
+        else s.v3 = h | 0;
+        if (h !== 0) stored++;
       }
       s.count = n;
       return s;
@@ -363,12 +459,18 @@ export class DistinctSketch {
         if (r > MAX_RANK) throw new SketchFormatError(`register ${i} holds ${r} (max ${MAX_RANK})`);
         regs[i] = r;
       }
-      s.table = EMPTY_TABLE;
       s.regs = regs;
       return s;
     }
     throw new SketchFormatError(`unknown kind ${buf[1]}`);
   }
+}
+
+// Table capacity for `n` hashes (the zero flag included) at load ≤ 1/2.
+function capacityFor(n: number): number {
+  let cap = MIN_TABLE_CAPACITY;
+  while (n > cap >>> 1) cap <<= 1;
+  return cap;
 }
 
 // Linear-probing insert of a non-zero hash known to be absent, into a table with a free slot.
