@@ -142,6 +142,25 @@ function appendEvents(w: Writer, c: EventColumns, sensor: number, ingest: number
   w.v6.chunks.append(w.v6.appender, selectRows(c, v6), sensor, ingest);
 }
 
+/** Appends rows through a short-lived appender on `table` (in the temp catalog when `schema` is 'temp'). */
+async function appendRows(
+  con: DuckDBConnection,
+  table: string,
+  schema: string | undefined,
+  rows: RowAppender,
+  n: number,
+  columns: ColumnData[],
+): Promise<void> {
+  const app = await con.createAppender(
+    table,
+    schema === 'temp' ? 'main' : null,
+    schema === 'temp' ? 'temp' : null,
+  );
+  rows.append(app, n, columns);
+  app.flushSync();
+  app.closeSync();
+}
+
 /** Runs `fn` after everything queued before it on the same lane has settled. */
 function queueOn<T>(holder: { lane: Promise<unknown> }, fn: () => Promise<T>): Promise<T> {
   const run = holder.lane.then(fn, fn);
@@ -451,14 +470,14 @@ export class DuckDBEventStore implements EventStore {
         i++;
       }
     }
-    const app = await con.createAppender(
-      table,
-      schema === 'temp' ? 'main' : null,
-      schema === 'temp' ? 'temp' : null,
-    );
-    this.#rollupRows.append(app, n, [bucket, proto, port, events, ...counts, ...blobs] as ColumnData[]);
-    app.flushSync();
-    app.closeSync();
+    await appendRows(con, table, schema, this.#rollupRows, n, [
+      bucket,
+      proto,
+      port,
+      events,
+      ...counts,
+      ...blobs,
+    ] as ColumnData[]);
   }
 
   async #appendSources(
@@ -487,14 +506,14 @@ export class DuckDBEventStore implements EventStore {
       });
       i++;
     }
-    const app = await con.createAppender(
-      table,
-      schema === 'temp' ? 'main' : null,
-      schema === 'temp' ? 'temp' : null,
-    );
-    this.#sourceRows.append(app, n, [addr, first, last, events, ...counts, ...blobs] as ColumnData[]);
-    app.flushSync();
-    app.closeSync();
+    await appendRows(con, table, schema, this.#sourceRows, n, [
+      addr,
+      first,
+      last,
+      events,
+      ...counts,
+      ...blobs,
+    ] as ColumnData[]);
   }
 
   /** Merges appended parts into one row per minute, hour and day, and per source. */
