@@ -103,7 +103,7 @@ export async function startEmbeddedServer(
       s.sources_flush_interval,
     ),
     setInterval(
-      () => void background('Compacting rollups', () => stores.events.compact()),
+      () => void background('Compacting rollups', () => stores.events.compactSome()),
       s.compaction_interval,
     ),
     setInterval(

@@ -56,6 +56,8 @@ const LEVEL_TABLE: Record<LevelName, string> = {
  * rows) straight to the file as compressed row groups instead of through the WAL. The code allows more.
  */
 const WRITERS = 1;
+/** Per-source parts are compacted one slice of the address space (address modulo this) at a time. */
+const SOURCE_SLICES = 8;
 /** Replaying raw events after a crash reads this many batches at a time. */
 const REPLAY_BATCHES = 100;
 
@@ -222,6 +224,7 @@ export class DuckDBEventStore implements EventStore {
   #storedRollupSeq = 0;
   #storedSourceSeq = 0;
   #aggLane: Promise<unknown> = Promise.resolve();
+  #nextSourceSlice = 0;
 
   private constructor(db: DuckDBDatabase, opts: DuckDBEventStoreOptions) {
     this.#db = db;
@@ -520,7 +523,19 @@ export class DuckDBEventStore implements EventStore {
   compact(): Promise<void> {
     return this.#inLane(async () => {
       await this.#compactRollups();
-      await this.#compactSources();
+      for (let slice = 0; slice < SOURCE_SLICES; slice++) await this.#compactSources(slice);
+    });
+  }
+
+  /**
+   * What the compaction timer runs: all rollup parts, and the source parts of one slice of the
+   * address space, so that each run holds only a fraction of the per-source state in memory.
+   */
+  compactSome(): Promise<void> {
+    return this.#inLane(async () => {
+      await this.#compactRollups();
+      await this.#compactSources(this.#nextSourceSlice);
+      this.#nextSourceSlice = (this.#nextSourceSlice + 1) % SOURCE_SLICES;
     });
   }
 
@@ -569,9 +584,12 @@ export class DuckDBEventStore implements EventStore {
     });
   }
 
-  async #compactSources(): Promise<void> {
+  async #compactSources(slice: number): Promise<void> {
     const con = this.#aggregator;
-    const rows = (await con.runAndReadAll(`SELECT ${SOURCE_COLUMNS} FROM source_parts`)).getRowsJS();
+    const inSlice = `(addr % ${SOURCE_SLICES}) = ${slice}`;
+    const rows = (
+      await con.runAndReadAll(`SELECT ${SOURCE_COLUMNS} FROM source_parts WHERE ${inSlice}`)
+    ).getRowsJS();
     if (rows.length === 0) return;
     const merged = new Map<bigint, SourceCell>();
     for (const r of rows) {
@@ -592,7 +610,7 @@ export class DuckDBEventStore implements EventStore {
         await this.#appendSources(tx, 'stage_sources', merged.values(), merged.size, 'temp');
       }
       await tx.run('INSERT OR REPLACE INTO sources SELECT * FROM temp.stage_sources');
-      await tx.run('DELETE FROM source_parts');
+      await tx.run(`DELETE FROM source_parts WHERE ${inSlice}`);
     });
   }
 
