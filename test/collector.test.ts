@@ -966,6 +966,27 @@ describe('metrics and health', () => {
       assert.equal(health.version, '0.0.0-test');
       assert.deepEqual(health.store, { events: 1_234, batches: 1 });
       assert.equal(health.pending_batches, 0);
+      assert.deepEqual(health.problems, []);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('says "degraded" while background work fails, and counts the failures', async () => {
+    const own = await harness();
+    try {
+      own.metrics.background('Compacting rollups', new Error('disk full'));
+      const degraded = expectOk(await own.get('/api/v1/health'), healthResponseSchema);
+      assert.equal(degraded.status, 'degraded');
+      assert.deepEqual(degraded.problems, [{ task: 'Compacting rollups', message: 'disk full' }]);
+      assert.match(
+        (await own.get('/metrics')).body,
+        /^portent_background_failures_total\{task="Compacting rollups"\} 1$/m,
+      );
+      own.metrics.background('Compacting rollups');
+      const healed = expectOk(await own.get('/api/v1/health'), healthResponseSchema);
+      assert.equal(healed.status, 'ok');
+      assert.deepEqual(healed.problems, []);
     } finally {
       await own.close();
     }

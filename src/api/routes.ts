@@ -23,6 +23,8 @@ export interface ApiDeps {
   version: string;
   startedAt: number;
   pendingBatches: () => number;
+  /** Background tasks whose last run failed, with the error. */
+  failing: () => Map<string, string>;
 }
 
 const MINUTE = 60_000;
@@ -74,7 +76,9 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
   const { events, clock } = deps;
 
   app.get('/api/v1/health', { schema: { response: { 200: healthResponseSchema } } }, async () => ({
-    status: 'ok' as const,
+    // Still answering and storing, so 200 either way; "degraded" says background work is failing.
+    status: deps.failing().size === 0 ? ('ok' as const) : ('degraded' as const),
+    problems: [...deps.failing()].map(([task, message]) => ({ task, message })),
     version: deps.version,
     uptime_s: Math.round((clock.now() - deps.startedAt) / 1000),
     store: await events.stats(),

@@ -131,7 +131,13 @@ export const sourceResponseSchema = Type.Object(
 
 export const healthResponseSchema = Type.Object(
   {
-    status: Type.Literal('ok'),
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
+      description:
+        '"degraded": the server answers and stores, but background work listed in problems is failing.',
+    }),
+    problems: Type.Array(
+      Type.Object({ task: Type.String(), message: Type.String() }, { additionalProperties: false }),
+    ),
     version: Type.String(),
     uptime_s: Type.Number(),
     store: Type.Object({ events: Type.Number(), batches: Type.Number() }, { additionalProperties: false }),

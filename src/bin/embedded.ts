@@ -80,7 +80,9 @@ export async function startEmbeddedServer(
   const background = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
     try {
       await fn();
+      built.metrics.background(what);
     } catch (err) {
+      built.metrics.background(what, err);
       log.error({ err }, `${what} failed; it will be tried again.`);
     }
   };

@@ -119,6 +119,7 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
     version: opts.version,
     startedAt: opts.clock.now(),
     pendingBatches: () => writer.pending,
+    failing: () => metrics.failing,
   });
   app.get('/metrics', async (_req, reply) => {
     reply.type(metrics.registry.contentType);

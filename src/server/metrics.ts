@@ -33,6 +33,24 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly backgroundFailures = new Counter({
+    name: 'portent_background_failures_total',
+    help: 'Failed runs of background work (writing rollups and per-source state, compaction, pruning), by task.',
+    labelNames: ['task'] as const,
+    registers: [this.registry],
+  });
+  /** Background tasks whose last run failed, with the error: /api/v1/health reports them. */
+  readonly failing = new Map<string, string>();
+
+  /** Records the outcome of one run of a background task. */
+  background(task: string, err?: unknown): void {
+    if (err === undefined) this.failing.delete(task);
+    else {
+      this.failing.set(task, String((err as Error)?.message ?? err).slice(0, 500));
+      this.backgroundFailures.inc({ task });
+    }
+  }
+
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'portent_' });
   }
