@@ -236,14 +236,4 @@ export class Aggregates {
   giveBackSources(cells: SourceCells): void {
     for (const cell of cells.values()) this.#sources.cellOf(cell.addr, 0).merge(cell);
   }
-
-  /** The not-yet-written delta of one minute, protocol and port, for reads. */
-  minuteCell(bucket: number, key: number): RollupCell | undefined {
-    return this.#minutes.get(bucket)?.get(key);
-  }
-
-  /** The not-yet-written minute deltas, for reads. */
-  get minutes(): MinuteCells {
-    return this.#minutes;
-  }
 }

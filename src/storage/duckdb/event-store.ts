@@ -23,7 +23,6 @@ import {
   SourceCell,
   protoPortKey,
   type LevelName,
-  type MinuteCells,
 } from '../aggregates.ts';
 import type {
   AppendItem,
@@ -198,6 +197,9 @@ export class DuckDBEventStore implements EventStore {
     'blob',
     'blob',
   ]);
+  /** Keys of the rows compaction must merge with: bucket, proto, port; and address. */
+  readonly #rollupKeys = new RowAppender([TIMESTAMP_MS, UTINYINT, USMALLINT], ['i64', 'u8', 'u16']);
+  readonly #sourceKeys = new RowAppender([UHUGEINT], ['u128']);
   readonly #sourceRows = new RowAppender(SOURCE_TYPES, [
     'u128',
     'i64',
@@ -579,22 +581,28 @@ export class DuckDBEventStore implements EventStore {
         const merged: Buckets = new Map();
         for (const [b, m] of parts)
           for (const [k, c] of m) mergeInto(merged, b - (b % width), k, new RollupCell().merge(c));
+        const keys: number[][] = [[], [], []];
+        for (const [b, m] of merged)
+          for (const k of m.keys()) keys.forEach((col, c) => col.push([b, k >>> 16, k & 0xffff][c]));
+        await tx.run(
+          'CREATE OR REPLACE TEMP TABLE stage_keys AS SELECT bucket, proto, port FROM rollup_minute LIMIT 0',
+        );
+        await appendRows(tx, 'stage_keys', 'temp', this.#rollupKeys, keys[0].length, [
+          Float64Array.from(keys[0]),
+          Uint8Array.from(keys[1]),
+          Uint16Array.from(keys[2]),
+        ]);
+        const stored = await tx.runAndReadAll(
+          `SELECT ${ROLLUP_COLUMNS} FROM ${LEVEL_TABLE[level]} JOIN temp.stage_keys USING (bucket, proto, port)`,
+        );
+        for (const r of stored.getRowsJS()) {
+          merged
+            .get(num(r[0]))!
+            .get(protoPortKey(num(r[1]), num(r[2])))!
+            .merge(rollupFromRow(r));
+        }
         await tx.run('CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM rollup_minute LIMIT 0');
         await this.#appendRollups(tx, 'stage_rollup', merged, 'temp');
-        const stored = await tx.runAndReadAll(
-          `SELECT ${ROLLUP_COLUMNS.replaceAll(/\b(bucket|proto|port|events|sources_sketch|targets_sketch|sensors_sketch|subnets_sketch)\b/g, 't.$1')}
-           FROM ${LEVEL_TABLE[level]} t JOIN temp.stage_rollup s USING (bucket, proto, port)`,
-        );
-        const storedRows = stored.getRowsJS();
-        if (storedRows.length > 0) {
-          for (const r of storedRows)
-            merged
-              .get(num(r[0]))!
-              .get(protoPortKey(num(r[1]), num(r[2])))!
-              .merge(rollupFromRow(r));
-          await tx.run('CREATE OR REPLACE TEMP TABLE stage_rollup AS SELECT * FROM rollup_minute LIMIT 0');
-          await this.#appendRollups(tx, 'stage_rollup', merged, 'temp');
-        }
         await tx.run(`INSERT OR REPLACE INTO ${LEVEL_TABLE[level]} SELECT * FROM temp.stage_rollup`);
       }
       await tx.run('DELETE FROM rollup_parts WHERE bucket < epoch_ms($1::BIGINT)', [cutoff]);
@@ -615,17 +623,16 @@ export class DuckDBEventStore implements EventStore {
       merged.set(r[0] as bigint, had === undefined ? c : had.merge(c));
     }
     await this.#transaction(async (tx) => {
+      const addrs = new Uint32Array(4 * merged.size);
+      [...merged.values()].forEach((c, i) => addrs.set(c.addr, 4 * i));
+      await tx.run('CREATE OR REPLACE TEMP TABLE stage_keys AS SELECT addr FROM sources LIMIT 0');
+      await appendRows(tx, 'stage_keys', 'temp', this.#sourceKeys, merged.size, [addrs]);
+      const stored = await tx.runAndReadAll(
+        `SELECT ${SOURCE_COLUMNS} FROM sources JOIN temp.stage_keys USING (addr)`,
+      );
+      for (const r of stored.getRowsJS()) merged.get(r[0] as bigint)!.merge(sourceFromRow(r));
       await tx.run('CREATE OR REPLACE TEMP TABLE stage_sources AS SELECT * FROM sources LIMIT 0');
       await this.#appendSources(tx, 'stage_sources', merged.values(), merged.size, 'temp');
-      const stored = (
-        await tx.runAndReadAll(`SELECT ${SOURCE_COLUMNS.replaceAll(/\b(addr|first_seen|last_seen|events|ports_sketch|targets_sketch|sensors_sketch)\b/g, 't.$1')}
-           FROM sources t JOIN temp.stage_sources s USING (addr)`)
-      ).getRowsJS();
-      if (stored.length > 0) {
-        for (const r of stored) merged.get(r[0] as bigint)!.merge(sourceFromRow(r));
-        await tx.run('CREATE OR REPLACE TEMP TABLE stage_sources AS SELECT * FROM sources LIMIT 0');
-        await this.#appendSources(tx, 'stage_sources', merged.values(), merged.size, 'temp');
-      }
       await tx.run('INSERT OR REPLACE INTO sources SELECT * FROM temp.stage_sources');
       await tx.run(`DELETE FROM source_parts WHERE ${inSlice}`);
     });
@@ -850,15 +857,5 @@ export class DuckDBEventStore implements EventStore {
       ),
     );
     await this.flush();
-  }
-
-  /** The connection reads go through; for tests that check the file directly. */
-  get reader(): DuckDBConnection {
-    return this.#db.reader;
-  }
-
-  /** The not-yet-written rollup delta, for tests. */
-  get pendingMinutes(): MinuteCells {
-    return this.#agg.minutes;
   }
 }
