@@ -1,9 +1,14 @@
 // The registry of line formats and auto-detection: picks the format that best explains a file's first lines.
 
+import { cowrie } from './cowrie.ts';
+import { dionaea } from './dionaea.ts';
+import { opencanary } from './opencanary.ts';
+import { suricataEve } from './suricata-eve.ts';
+import { zeekConn, zeekConnJson } from './zeek-conn.ts';
 import type { FormatName, LineFormat } from './types.ts';
 
 /** Every line format the sensor reads; each parser module adds itself here. */
-export const LINE_FORMATS: readonly LineFormat[] = [];
+export const LINE_FORMATS: readonly LineFormat[] = [zeekConn, zeekConnJson, suricataEve, cowrie, dionaea, opencanary];
 
 export interface Detection {
   format: FormatName | null;
