@@ -111,6 +111,21 @@ export const ERRORS = {
     message: 'The server is shutting down and no longer accepts batches.',
     hint: 'Send the batch again once the server is back; nothing from this request was stored.',
   },
+  SPOOL_LOCKED: {
+    status: 503,
+    message: 'The spool directory is in use by another sensor process.',
+    hint: 'Stop the other sensor process, or point spool.path elsewhere; a lock left by a process that no longer runs is taken over by itself.',
+  },
+  SPOOL_INVALID: {
+    status: 500,
+    message: 'The spool directory holds files that are not a readable Portent spool.',
+    hint: 'Point spool.path at an empty or Portent-made directory. Do not edit spool.json or ack.json by hand: move the directory aside and start afresh if they are damaged.',
+  },
+  SHIPPER_UNAUTHORIZED: {
+    status: 401,
+    message: "The collector refused the sensor's credentials; shipping stopped and events wait in the spool.",
+    hint: 'Check shipper.sensor_id and shipper.sensor_secret against `portent sensors list`, and the clock (NTP); then restart the sensor, which sends everything spooled.',
+  },
   CONFIG_INVALID: {
     status: 400,
     message: 'The configuration is not valid.',
