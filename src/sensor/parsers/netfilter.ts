@@ -1,0 +1,482 @@
+// Linux netfilter LOG lines (iptables, nftables, ufw, firewalld, UniFi, Proxmox) in every framing: BSD or RFC 3339 syslog, RFC 5424, bare kernel lines, dmesg -T, DShield's epoch prefix, journalctl JSON and export.
+//
+// This is the sensor's busiest parser (a firewall under a scan logs thousands of lines a second),
+// so the key=value body is read in one pass of indexOf and charCodeAt: no regular expressions, no
+// split, and no string is cut except the addresses that go into the event.
+
+import type { ActionName } from '../../core/event.ts';
+import { actionFromWords, addressAt, equalsAt, firewallEvent, scoreSample, uintAt } from './fields.ts';
+import { digitsAt, monthAt, SyslogClock } from './syslog-time.ts';
+import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+
+/** Three ASCII letters as one number, to compare a key in one step. */
+function key3(k: string): number {
+  return (k.charCodeAt(0) << 16) | (k.charCodeAt(1) << 8) | k.charCodeAt(2);
+}
+
+const K_SRC = key3('SRC');
+const K_DST = key3('DST');
+const K_SPT = key3('SPT');
+const K_DPT = key3('DPT');
+const K_TTL = key3('TTL');
+const K_SEQ = key3('SEQ');
+const K_OUT = key3('OUT');
+const K_SYN = key3('SYN');
+const K_ACK = key3('ACK');
+const K_FIN = key3('FIN');
+const K_RST = key3('RST');
+const K_PSH = key3('PSH');
+const K_URG = key3('URG');
+const K_ECE = key3('ECE');
+const K_CWR = key3('CWR');
+const K_ARP = key3('ARP');
+const K_TCP = key3('TCP');
+const K_UDP = key3('UDP');
+const K_ESP = key3('ESP');
+const K_GRE = key3('GRE');
+
+const SKIP_EMPTY: ParseResult = { kind: 'skip', reason: 'empty line' };
+const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a netfilter log line' };
+const SKIP_ARP: ParseResult = { kind: 'skip', reason: 'ARP packet: no IP addresses' };
+const SKIP_EXPORT: ParseResult = { kind: 'skip', reason: 'journal export field' };
+const SKIP_UNSPECIFIED: ParseResult = { kind: 'skip', reason: 'unspecified source address (::)' };
+
+/** Protocol number of a PROTO= value (the names nf_log prints, or a number), or -1. */
+function protoAt(s: string, start: number, end: number): number {
+  const len = end - start;
+  const c = s.charCodeAt(start);
+  if (c >= 0x30 && c <= 0x39) return uintAt(s, start, end, 255);
+  if (len === 3) {
+    const k = (c << 16) | (s.charCodeAt(start + 1) << 8) | s.charCodeAt(start + 2);
+    if (k === K_TCP) return 6;
+    if (k === K_UDP) return 17;
+    if (k === K_ESP) return 50;
+    if (k === K_GRE) return 47;
+    return -1;
+  }
+  if (equalsAt(s, start, end, 'ICMP')) return 1;
+  if (equalsAt(s, start, end, 'ICMPv6')) return 58;
+  if (equalsAt(s, start, end, 'SCTP')) return 132;
+  if (equalsAt(s, start, end, 'UDPLITE')) return 136;
+  if (equalsAt(s, start, end, 'AH')) return 51;
+  if (equalsAt(s, start, end, 'IGMP')) return 2;
+  return -1;
+}
+
+/** Action implied by a log prefix; UniFi names its rules "[WAN_LOCAL-D-2000]" (D drop, R reject, A accept). */
+function prefixAction(prefix: string): ActionName | null {
+  if (prefix.includes('-D-') || prefix.includes('-R-')) return 'blocked';
+  if (prefix.includes('-A-')) return 'accepted';
+  return actionFromWords(prefix);
+}
+
+/** Index of the space that ends the value starting at `v`, or the line's length. */
+function endOfValue(s: string, v: number): number {
+  const sp = s.indexOf(' ', v);
+  return sp < 0 ? s.length : sp;
+}
+
+/** End of the value last read by readUint. */
+let numberEnd = 0;
+
+/**
+ * Decimal value starting at `v` and ending at a space or the end of the line, 0..max, or -1;
+ * `numberEnd` is set to where the value ends either way.
+ */
+function readUint(s: string, v: number, max: number): number {
+  let n = 0;
+  let i = v;
+  const len = s.length;
+  for (; i < len; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  if (i < len && s.charCodeAt(i) !== 0x20) {
+    numberEnd = endOfValue(s, i);
+    return -1;
+  }
+  numberEnd = i;
+  return i === v || i - v > 10 || n > max ? -1 : n;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+class NetfilterParser implements LineParser {
+  readonly format = 'netfilter' as const;
+  private readonly clock: SyslogClock;
+  private readonly now: number;
+  /** The last log prefix seen and its action: prefixes repeat, so most lines skip the word search. */
+  private lastPrefix = '';
+  private lastPrefixAction: ActionName | null = null;
+  /** Time of the journal export record being read (its __REALTIME_TIMESTAMP), NaN outside one. */
+  private exportTime = Number.NaN;
+
+  constructor(ctx: ParseContext) {
+    this.clock = new SyslogClock(ctx);
+    this.now = ctx.now;
+  }
+
+  parse(line: string): ParseResult {
+    try {
+      return this.parseLine(line);
+    } catch (e) {
+      return { kind: 'error', message: `internal parser error: ${String(e)}` };
+    }
+  }
+
+  private parseLine(line: string): ParseResult {
+    if (line.length === 0) {
+      this.exportTime = Number.NaN; // a blank line ends a journal export record
+      return SKIP_EMPTY;
+    }
+    const c0 = line.charCodeAt(0);
+    let time = Number.NaN;
+    let afterStamp = 0;
+    let hasHost = false;
+    if (c0 === 0x7b) return this.journalJson(line);
+    if (c0 === 0x5f && line.startsWith('__REALTIME_TIMESTAMP=')) {
+      const us = uintAt(line, 21, line.length, Number.MAX_SAFE_INTEGER);
+      this.exportTime = us >= 0 ? Math.floor(us / 1000) : Number.NaN;
+      return SKIP_EXPORT;
+    }
+    if (c0 === 0x4d && line.startsWith('MESSAGE=')) {
+      return this.body(line, 8, Number.isNaN(this.exportTime) ? this.now : this.exportTime, 8);
+    }
+    if (isDigit(c0)) {
+      if (line.charCodeAt(4) === 0x2d) {
+        time = this.clock.iso(line, 0);
+        if (Number.isNaN(time)) return { kind: 'error', message: 'unreadable RFC 3339 timestamp' };
+        afterStamp = this.clock.end;
+        hasHost = true;
+      } else {
+        time = this.clock.epoch(line, 0);
+        if (!Number.isNaN(time) && line.charCodeAt(this.clock.end) === 0x20) {
+          afterStamp = this.clock.end;
+          hasHost = true;
+        } else {
+          time = this.proxmoxStamp(line);
+          if (Number.isNaN(time)) return SKIP_OTHER;
+          afterStamp = this.clock.end;
+        }
+      }
+    } else if (c0 === 0x3c) {
+      time = this.clock.header(line);
+      if (Number.isNaN(time)) return { kind: 'error', message: 'unreadable syslog timestamp' };
+      afterStamp = this.clock.end;
+      hasHost = true;
+    } else if (c0 === 0x5b) {
+      time = this.dmesgStamp(line);
+      if (!Number.isNaN(time)) afterStamp = this.clock.end;
+    } else if (monthAt(line, 0) >= 0 && line.charCodeAt(3) === 0x20) {
+      time = this.clock.bsd(line, 0);
+      if (Number.isNaN(time)) return { kind: 'error', message: 'unreadable BSD syslog timestamp' };
+      afterStamp = this.clock.end;
+      hasHost = true;
+    }
+    let prefixStart = afterStamp;
+    if (hasHost) {
+      // " host " after the stamp.
+      let i = afterStamp;
+      while (line.charCodeAt(i) === 0x20) i++;
+      const sp = line.indexOf(' ', i);
+      prefixStart = sp < 0 ? line.length : sp + 1;
+    }
+    return this.body(line, prefixStart, Number.isNaN(time) ? this.now : time, afterStamp);
+  }
+
+  /**
+   * Reads the netfilter part of a line. `from` is where the log prefix may start (after the syslog
+   * stamp and host); `stampEnd` bounds the backward search for "kernel:".
+   */
+  private body(line: string, from: number, time: number, stampEnd: number): ParseResult {
+    const len = line.length;
+    let bodyStart = line.indexOf('IN=', from);
+    if (bodyStart > from && line.charCodeAt(bodyStart - 1) !== 0x20) {
+      // "PHYSIN=" of a line without IN=, or a prefix written without a trailing space ("DROPIN=eth0").
+      const out = line.lastIndexOf('OUT=', bodyStart);
+      if (out >= from && line.charCodeAt(out - 1) === 0x20) bodyStart = out;
+    }
+    if (bodyStart < 0) {
+      bodyStart = line.indexOf('OUT=', from);
+      if (bodyStart < 0) {
+        bodyStart = line.indexOf('SRC=', from);
+        if (bodyStart < 0) return SKIP_OTHER;
+      }
+    }
+
+    // The log prefix: after "kernel:" and the uptime "[ 123.456]" when present.
+    let prefixStart = from;
+    const k = line.lastIndexOf('kernel:', bodyStart);
+    if (k >= stampEnd) prefixStart = k + 7;
+    while (line.charCodeAt(prefixStart) === 0x20) prefixStart++;
+    if (line.charCodeAt(prefixStart) === 0x5b) {
+      const c = line.charCodeAt(prefixStart + 1);
+      if (isDigit(c) || c === 0x20) {
+        const close = line.indexOf(']', prefixStart);
+        if (close > 0 && close < bodyStart) prefixStart = close + 1;
+      }
+    }
+    const action = this.prefixActionAt(line, prefixStart, bodyStart);
+
+    let srcStart = -1;
+    let srcEnd = -1;
+    let dstStart = -1;
+    let dstEnd = -1;
+    let srcPort = 0;
+    let dstPort = 0;
+    let proto = -1;
+    let flags = 0;
+    let ttl: number | null = null;
+    let ipId: number | null = null;
+    let window: number | null = null;
+    let seq: number | null = null;
+    let inSet = false;
+    let outSet = false;
+    let bad: string | null = null;
+    let arp = false;
+
+    let i = bodyStart;
+    while (i < len) {
+      const c = line.charCodeAt(i);
+      if (c === 0x20) {
+        i++;
+        continue;
+      }
+      if (c === 0x5b) break; // "[SRC=… ]": the packet inside an ICMP error, not this one
+      // The key runs to '=' (key=value) or to a space (a bare word such as SYN or DF).
+      let e = i + 1;
+      let ch = line.charCodeAt(e);
+      while (e < len && ch !== 0x3d && ch !== 0x20) ch = line.charCodeAt(++e);
+      const klen = e - i;
+      if (ch !== 0x3d) {
+        if (klen === 3) {
+          const key = (c << 16) | (line.charCodeAt(i + 1) << 8) | line.charCodeAt(i + 2);
+          if (proto === 6) {
+            if (key === K_SYN) flags |= 2;
+            else if (key === K_ACK) flags |= 16;
+            else if (key === K_FIN) flags |= 1;
+            else if (key === K_RST) flags |= 4;
+            else if (key === K_PSH) flags |= 8;
+            else if (key === K_URG) flags |= 32;
+            else if (key === K_ECE) flags |= 64;
+            else if (key === K_CWR) flags |= 128;
+          } else if (key === K_ARP) {
+            arp = true;
+          }
+        }
+        i = e + 1;
+        continue;
+      }
+      const v = e + 1; // the value starts here and runs to the next space
+      let j = -1; // end of the value when a number reader found it
+      if (klen === 3) {
+        const key = (c << 16) | (line.charCodeAt(i + 1) << 8) | line.charCodeAt(i + 2);
+        if (key === K_SRC) {
+          if (srcStart < 0) {
+            srcStart = v;
+            j = srcEnd = endOfValue(line, v);
+          }
+        } else if (key === K_DST) {
+          if (dstStart < 0) {
+            dstStart = v;
+            j = dstEnd = endOfValue(line, v);
+          }
+        } else if (key === K_SPT) {
+          srcPort = readUint(line, v, 65535);
+          j = numberEnd;
+          if (srcPort < 0) bad ??= 'SPT';
+        } else if (key === K_DPT) {
+          dstPort = readUint(line, v, 65535);
+          j = numberEnd;
+          if (dstPort < 0) bad ??= 'DPT';
+        } else if (key === K_TTL) {
+          const n = readUint(line, v, 255);
+          j = numberEnd;
+          if (n < 0) bad ??= 'TTL';
+          else ttl = n;
+        } else if (key === K_SEQ) {
+          if (proto === 6) {
+            const n = readUint(line, v, 0xffffffff);
+            j = numberEnd;
+            if (n < 0) bad ??= 'SEQ';
+            else seq = n;
+          }
+        } else if (key === K_OUT) {
+          outSet = line.charCodeAt(v) !== 0x20 && v < len;
+        }
+      } else if (klen === 2) {
+        const c1 = line.charCodeAt(i + 1);
+        if (c === 0x49 && c1 === 0x44) {
+          // ID= before PROTO= is the IP ID; after it, an ICMP echo identifier.
+          if (proto < 0) {
+            const n = readUint(line, v, 65535);
+            j = numberEnd;
+            if (n < 0) bad ??= 'ID';
+            else ipId = n;
+          }
+        } else if (c === 0x49 && c1 === 0x4e) {
+          inSet = line.charCodeAt(v) !== 0x20 && v < len;
+        }
+      } else if (klen === 5) {
+        if (equalsAt(line, i, e, 'PROTO')) {
+          j = endOfValue(line, v);
+          proto = protoAt(line, v, j);
+          if (proto < 0) bad ??= 'PROTO';
+        }
+      } else if (klen === 6) {
+        if (equalsAt(line, i, e, 'WINDOW')) {
+          const n = readUint(line, v, 65535);
+          j = numberEnd;
+          if (n < 0) bad ??= 'WINDOW';
+          else window = n;
+        }
+      } else if (klen === 4) {
+        if (proto === 1 || proto === 58) {
+          // ICMP type and code go where ports go, as Zeek and DShield put them.
+          if (equalsAt(line, i, e, 'TYPE')) {
+            srcPort = readUint(line, v, 255);
+            j = numberEnd;
+            if (srcPort < 0) bad ??= 'TYPE';
+          } else if (equalsAt(line, i, e, 'CODE')) {
+            dstPort = readUint(line, v, 255);
+            j = numberEnd;
+            if (dstPort < 0) bad ??= 'CODE';
+          }
+        }
+      } else if (klen === 8) {
+        if (equalsAt(line, i, e, 'HOPLIMIT')) {
+          const n = readUint(line, v, 255);
+          j = numberEnd;
+          if (n < 0) bad ??= 'HOPLIMIT';
+          else ttl = n;
+        }
+      }
+      i = (j < 0 ? endOfValue(line, v) : j) + 1;
+    }
+    if (srcStart < 0 || dstStart < 0) {
+      if (arp) return SKIP_ARP;
+      return { kind: 'error', message: srcStart < 0 ? 'no SRC= field' : 'no DST= field' };
+    }
+    if (bad !== null) return { kind: 'error', message: `unreadable ${bad}= value` };
+    if (proto < 0) return { kind: 'error', message: 'no PROTO= field' };
+    const src = addressAt(line, srcStart, srcEnd);
+    if (src === null) return { kind: 'error', message: 'SRC= is not an IP address' };
+    if (src === '::') return SKIP_UNSPECIFIED;
+    const dst = addressAt(line, dstStart, dstEnd);
+    if (dst === null) return { kind: 'error', message: 'DST= is not an IP address' };
+    // Without a word in the prefix, a LOG rule on INPUT (in, not out) logs what is about to be dropped.
+    const act: ActionName = action ?? (inSet && !outSet ? 'blocked' : 'unknown');
+    return {
+      kind: 'event',
+      event: firewallEvent(time, src, srcPort, dst, dstPort, proto, flags, act, ipId, ttl, window, seq, 1),
+    };
+  }
+
+  private prefixActionAt(line: string, start: number, end: number): ActionName | null {
+    const n = end - start;
+    if (n <= 0) return null;
+    const last = this.lastPrefix;
+    if (n === last.length) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (line.charCodeAt(start + i) !== last.charCodeAt(i)) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastPrefixAction;
+    }
+    if (n > 512) return prefixAction(line.slice(end - 512, end)); // hostile; not worth caching
+    this.lastPrefix = line.slice(start, end);
+    this.lastPrefixAction = prefixAction(this.lastPrefix);
+    return this.lastPrefixAction;
+  }
+
+  /** Proxmox: "vmid rule chain dd/Mon/yyyy:hh:mm:ss +zzzz " after three words; NaN if absent. */
+  private proxmoxStamp(line: string): number {
+    let i = 0;
+    for (let words = 0; words < 3; words++) {
+      const sp = line.indexOf(' ', i);
+      if (sp < 0 || sp - i > 64) return Number.NaN;
+      i = sp + 1;
+    }
+    const d = digitsAt(line, i, 2);
+    const month0 = monthAt(line, i + 3);
+    const y = digitsAt(line, i + 7, 4);
+    const h = digitsAt(line, i + 12, 2);
+    const mi = digitsAt(line, i + 15, 2);
+    const s = digitsAt(line, i + 18, 2);
+    if (
+      d < 0 ||
+      month0 < 0 ||
+      y < 0 ||
+      h < 0 ||
+      mi < 0 ||
+      s < 0 ||
+      line.charCodeAt(i + 2) !== 0x2f ||
+      line.charCodeAt(i + 6) !== 0x2f ||
+      line.charCodeAt(i + 11) !== 0x3a ||
+      line.charCodeAt(i + 20) !== 0x20
+    ) {
+      return Number.NaN;
+    }
+    const wall = SyslogClock.wall(y, month0, d, h, mi, s, 0);
+    const sign = line.charCodeAt(i + 21);
+    const oh = digitsAt(line, i + 22, 2);
+    const om = digitsAt(line, i + 24, 2);
+    if (Number.isNaN(wall) || (sign !== 0x2b && sign !== 0x2d) || oh < 0 || om < 0) return Number.NaN;
+    this.clock.end = i + 26;
+    const offset = (oh * 60 + om) * 60_000;
+    return sign === 0x2b ? wall - offset : wall + offset;
+  }
+
+  /** `dmesg -T`: "[Fri Apr  7 00:00:54 2023] …", local time; NaN for other bracketed starts. */
+  private dmesgStamp(line: string): number {
+    const close = line.indexOf(']');
+    if (close < 20 || close > 30) return Number.NaN;
+    // "Www Mmm dd hh:mm:ss yyyy": the BSD reader with the year moved in front of the clock.
+    const month0 = monthAt(line, 5);
+    let i = 9;
+    if (line.charCodeAt(i) === 0x20) i++;
+    const sp = line.indexOf(' ', i);
+    const d = uintAt(line, i, sp, 31);
+    const h = digitsAt(line, sp + 1, 2);
+    const mi = digitsAt(line, sp + 4, 2);
+    const s = digitsAt(line, sp + 7, 2);
+    const y = digitsAt(line, sp + 10, 4);
+    if (month0 < 0 || d < 0 || h < 0 || mi < 0 || s < 0 || y < 0 || sp + 14 !== close) return Number.NaN;
+    const t = this.clock.local(y, month0, d, h, mi, s, 0);
+    this.clock.end = close + 1;
+    return t;
+  }
+
+  /** `journalctl -o json`: one JSON object per line with MESSAGE and __REALTIME_TIMESTAMP (µs). */
+  private journalJson(line: string): ParseResult {
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      return SKIP_OTHER;
+    }
+    if (typeof record !== 'object' || record === null) return SKIP_OTHER;
+    const { MESSAGE: message, __REALTIME_TIMESTAMP: realtime } = record as Record<string, unknown>;
+    if (typeof message !== 'string') return SKIP_OTHER;
+    const us = typeof realtime === 'string' ? uintAt(realtime, 0, realtime.length, Number.MAX_SAFE_INTEGER) : -1;
+    return this.body(message, 0, us >= 0 ? Math.floor(us / 1000) : this.now, 0);
+  }
+}
+
+const LINE_PATTERN = /\bSRC=[0-9a-fA-F:.]+ DST=[0-9a-fA-F:.]+ .*PROTO=/;
+
+export const netfilterFormat: LineFormat = {
+  name: 'netfilter',
+  detect(sample) {
+    return scoreSample(sample, (line) => LINE_PATTERN.test(line), 'netfilter LOG (iptables/nftables/ufw)');
+  },
+  create(ctx) {
+    return new NetfilterParser(ctx);
+  },
+};
