@@ -573,3 +573,35 @@ test('a throwing onRecord is counted and reported, and the honeypot keeps going'
     await hp.stop();
   }
 });
+
+test('on a dual-stack "::" listener, addresses are canonical and UDP has no destination', async (t) => {
+  let running: Running;
+  try {
+    running = await startHoneypot({ bind_address: '::' });
+  } catch (err) {
+    t.skip(`no IPv6 on this host: ${(err as Error).message}`);
+    return;
+  }
+  const { hp, records, tcpPort, udpPort } = running;
+  try {
+    await tcpExchange(tcpPort, Buffer.from('v4'));
+    await until('the IPv4 record', () => records.length === 1);
+    // Node reports ::ffff:127.0.0.1 here; events carry the plain dotted quad.
+    assert.equal(records[0].event.src, '127.0.0.1');
+    assert.equal(records[0].event.dst, '127.0.0.1');
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ port: tcpPort, host: '::1' }, () => s.end('v6'));
+      s.on('error', () => {});
+      s.on('close', () => resolve());
+    });
+    await until('the IPv6 record', () => records.length === 2);
+    assert.equal(records[1].event.src, '::1');
+    assert.equal(records[1].event.dst, '::1');
+    await udpExchange(udpPort, Buffer.from('u'), 50);
+    await until('the UDP record', () => records.length === 3);
+    assert.equal(records[2].event.src, '127.0.0.1');
+    assert.equal(records[2].event.dst, null, 'a wildcard UDP socket cannot tell the destination');
+  } finally {
+    await hp.stop();
+  }
+});
