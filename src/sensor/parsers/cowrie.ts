@@ -67,7 +67,7 @@ class CowrieParser implements LineParser {
       if (session !== null) this.#sessions.delete(session);
       return skip(eventid);
     }
-    if (!SESSION_EVENTS.has(eventid)) return skip(eventid.slice(0, 60));
+    if (!SESSION_EVENTS.has(eventid)) return skip(eventid === '' ? 'empty eventid' : eventid.slice(0, 60));
     return this.#sessionEvent(o, eventid, session);
   }
 

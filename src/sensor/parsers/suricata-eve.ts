@@ -70,7 +70,7 @@ class SuricataEveParser implements LineParser {
     if (typeof o === 'string') return error(o);
     const type = stringField(o, 'event_type');
     if (type === null) return error('event_type is missing or not a string');
-    if (!EVENT_TYPES.has(type)) return skip(type.slice(0, 40));
+    if (!EVENT_TYPES.has(type)) return skip(type === '' ? 'empty event_type' : type.slice(0, 40));
     if (field(o, 'src_ip') === undefined && type === 'anomaly') {
       return skip('anomaly without addresses (decoder event before the IP header)');
     }
