@@ -129,10 +129,17 @@ export function protoNumber(text: string): number {
  */
 export function actionFromWords(text: string): ActionName | null {
   const t = text.toUpperCase();
-  if (t.includes('BLOCK') || t.includes('DROP') || t.includes('REJECT') || t.includes('DENY') || t.includes('DENIED')) {
+  if (
+    t.includes('BLOCK') ||
+    t.includes('DROP') ||
+    t.includes('REJECT') ||
+    t.includes('DENY') ||
+    t.includes('DENIED')
+  ) {
     return 'blocked';
   }
-  if (t.includes('ALLOW') || t.includes('ACCEPT') || t.includes('PASS') || t.includes('PERMIT')) return 'accepted';
+  if (t.includes('ALLOW') || t.includes('ACCEPT') || t.includes('PASS') || t.includes('PERMIT'))
+    return 'accepted';
   return null;
 }
 

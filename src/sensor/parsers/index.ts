@@ -1,14 +1,31 @@
 // The registry of line formats and auto-detection: picks the format that best explains a file's first lines.
 
+import { ciscoAsaFormat } from './cisco-asa.ts';
 import { cowrie } from './cowrie.ts';
 import { dionaea } from './dionaea.ts';
+import { filterlogFormat } from './filterlog.ts';
+import { mikrotikFormat } from './mikrotik.ts';
+import { netfilterFormat } from './netfilter.ts';
 import { opencanary } from './opencanary.ts';
+import { pfirewallFormat } from './pfirewall.ts';
 import { suricataEve } from './suricata-eve.ts';
 import { zeekConn, zeekConnJson } from './zeek-conn.ts';
 import type { FormatName, LineFormat } from './types.ts';
 
 /** Every line format the sensor reads; each parser module adds itself here. */
-export const LINE_FORMATS: readonly LineFormat[] = [zeekConn, zeekConnJson, suricataEve, cowrie, dionaea, opencanary];
+export const LINE_FORMATS: readonly LineFormat[] = [
+  zeekConn,
+  zeekConnJson,
+  suricataEve,
+  cowrie,
+  dionaea,
+  opencanary,
+  netfilterFormat,
+  filterlogFormat,
+  pfirewallFormat,
+  ciscoAsaFormat,
+  mikrotikFormat,
+];
 
 export interface Detection {
   format: FormatName | null;

@@ -464,7 +464,8 @@ class NetfilterParser implements LineParser {
     if (typeof record !== 'object' || record === null) return SKIP_OTHER;
     const { MESSAGE: message, __REALTIME_TIMESTAMP: realtime } = record as Record<string, unknown>;
     if (typeof message !== 'string') return SKIP_OTHER;
-    const us = typeof realtime === 'string' ? uintAt(realtime, 0, realtime.length, Number.MAX_SAFE_INTEGER) : -1;
+    const us =
+      typeof realtime === 'string' ? uintAt(realtime, 0, realtime.length, Number.MAX_SAFE_INTEGER) : -1;
     return this.body(message, 0, us >= 0 ? Math.floor(us / 1000) : this.now, 0);
   }
 }

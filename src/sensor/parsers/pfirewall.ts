@@ -98,8 +98,8 @@ class PfirewallParser implements LineParser {
     if (src === null || dst === null)
       return { kind: 'error', message: 'source or destination is not an IP address' };
     if (src === '::') return { kind: 'skip', reason: 'unspecified source address (::)' };
-    let srcPort = 0;
-    let dstPort = 0;
+    let srcPort: number;
+    let dstPort: number;
     if (proto === 1 || proto === 58) {
       srcPort = optional(get(c.icmptype), 255) ?? 0;
       dstPort = optional(get(c.icmpcode), 255) ?? 0;

@@ -73,7 +73,14 @@ export function daysInMonth(y: number, month0: number): number {
 }
 
 /** True when the calendar date and clock time exist (a leap second :60 is let through). */
-export function validDateTime(y: number, month0: number, d: number, h: number, mi: number, s: number): boolean {
+export function validDateTime(
+  y: number,
+  month0: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+): boolean {
   return (
     y >= MIN_YEAR &&
     y <= MAX_YEAR &&
@@ -277,7 +284,8 @@ export class SyslogClock {
     const h = digitsAt(s, pos, 2);
     const mi = digitsAt(s, pos + 3, 2);
     const sec = digitsAt(s, pos + 6, 2);
-    if (h < 0 || mi < 0 || sec < 0 || s.charCodeAt(pos + 2) !== 0x3a || s.charCodeAt(pos + 5) !== 0x3a) return -1;
+    if (h < 0 || mi < 0 || sec < 0 || s.charCodeAt(pos + 2) !== 0x3a || s.charCodeAt(pos + 5) !== 0x3a)
+      return -1;
     if (h > 23 || mi > 59 || sec > 60) return -1;
     return h * HOUR + mi * MINUTE + sec * 1000 + this.fraction(s, pos + 8);
   }
