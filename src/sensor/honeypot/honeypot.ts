@@ -119,6 +119,8 @@ export class Honeypot {
   readonly #scratch = new Uint32Array(4);
   #buffered = 0;
   #pendingOpens = 0;
+  /** Expired listeners still closing, so that stop() can wait for them. */
+  readonly #expiring = new Set<Promise<void>>();
   #sweeper: NodeJS.Timeout | null = null;
   #state: 'new' | 'running' | 'stopped' = 'new';
   readonly #stats = {
@@ -182,6 +184,7 @@ export class Honeypot {
     this.#state = 'stopped';
     if (this.#sweeper !== null) clearInterval(this.#sweeper);
     await Promise.all([...this.#listeners.values()].map((l) => this.#close(l)));
+    await Promise.all(this.#expiring);
   }
 
   /**
@@ -279,7 +282,11 @@ export class Honeypot {
       }
     } catch (err) {
       l.tcp?.close();
-      l.udp?.close();
+      try {
+        l.udp?.close();
+      } catch {
+        // A socket whose bind failed may already be closed.
+      }
       throw new HoneypotListenError(proto, port, address, err);
     }
     l.dst = WILDCARDS.has(address) && proto === 'udp' ? null : this.#canonical(address);
@@ -446,8 +453,11 @@ export class Honeypot {
   #sweep(): void {
     const now = this.#clock.now();
     for (const l of this.#listeners.values()) {
-      if (l.until !== null && l.until <= now)
-        this.#close(l).catch((err: unknown) => this.#listenerError(err));
+      if (l.until === null || l.until > now) continue;
+      const closing = this.#close(l)
+        .catch((err: unknown) => this.#listenerError(err))
+        .finally(() => this.#expiring.delete(closing));
+      this.#expiring.add(closing);
     }
     this.#sources.sweep(now);
   }

@@ -214,6 +214,66 @@ test('property: every event is either passed or counted under one drop reason', 
   assert.ok(s.droppedAdmin > 0 && s.droppedSource > 0 && s.passed > 0, JSON.stringify(s));
 });
 
+test('property: the IPv4-mapped form of an address is treated exactly as the address, admin rules included', () => {
+  const f = filter({
+    admin_sources: ['100.64.0.0/10', '2001:db8:ad::/48'],
+    own_addresses: ['198.51.100.0/24'],
+    internal_networks: [
+      { networks: ['10.0.0.0/8', 'fd00::/8'], policy: 'truncate' },
+      { networks: ['172.16.0.0/12', '2001:db8:dd::/48'], policy: 'drop' },
+    ],
+  });
+  // Addresses drawn from the rules' networks and just outside them, so that every rule is exercised.
+  const near = fc
+    .tuple(
+      fc.constantFrom(0x64400000, 0xc6336400, 0x0a000000, 0xac100000, 0x0b000000),
+      fc.integer({ min: 0, max: 0x3fffff }),
+    )
+    .map(([base, offset]) => v4ToText((base + offset) >>> 0));
+  fc.assert(
+    fc.property(near, near, (src, dst) => {
+      const plain = f.apply(event(src, dst));
+      const mapped = f.apply(event(`::ffff:${src}`, `::ffff:${dst}`));
+      assert.equal(mapped === null, plain === null, `${src} -> ${dst}`);
+      if (plain !== null && mapped !== null) {
+        // Masked addresses come out canonical; unmasked ones keep the text they came with.
+        const canonical = (a: string | null) => (a === null ? null : a.replace(/^::ffff:/, ''));
+        assert.equal(canonical(mapped.src), canonical(plain.src));
+        assert.equal(canonical(mapped.dst), canonical(plain.dst));
+      }
+      const inAdmin = inNetwork(src, '100.64.0.0/10');
+      if (inAdmin) assert.equal(plain, null);
+    }),
+    { numRuns: 1000 },
+  );
+  const s = f.stats();
+  assert.ok(
+    s.droppedAdmin > 0 && s.droppedSource > 0 && s.masked > 0 && s.destinationWithheld > 0,
+    JSON.stringify(s),
+  );
+});
+
+test('property: IPv6 admin sources are excluded and IPv6 truncation keeps only the prefix', () => {
+  const f = filter({
+    admin_sources: ['2001:db8:ad::/48'],
+    internal_networks: [{ networks: ['fd00::/8'], policy: 'truncate', truncate_ipv6_prefix: 56 }],
+  });
+  const group = fc.integer({ min: 0, max: 0xffff }).map((g) => g.toString(16));
+  fc.assert(
+    fc.property(fc.array(group, { minLength: 5, maxLength: 5 }), ([a, b, c, d, e]) => {
+      assert.equal(f.apply(event(`2001:db8:ad:${a}:${b}::${c}`, '203.0.113.1')), null);
+      const dst = `fd${(Number.parseInt(a, 16) & 0xff).toString(16).padStart(2, '0')}:${b}:${c}:${d}::${e}`;
+      const out = f.apply(event('203.0.113.1', dst))!.dst!;
+      assert.ok(inNetwork(dst, `${out}/56`), `${dst} -> ${out}`);
+      assert.ok(
+        parseNetwork(`${out}/56`) !== null && typeof parseNetwork(`${out}/56`) !== 'string',
+        'no host bits',
+      );
+    }),
+    { numRuns: 500 },
+  );
+});
+
 test('loadHashKey makes a 0600 key file once and reads the same key after', () => {
   const dir = mkdtempSync(join(tmpdir(), 'portent-privacy-'));
   const file = join(dir, 'privacy.key');
