@@ -91,6 +91,26 @@ try {
     () => rssSamples.push({ t: Date.now(), mb: rssMb(server.pid!, 'VmRSS') }),
     1000,
   );
+  // Where the memory goes: V8 heap, memory outside it (buffers), and the store engine's own account.
+  const memSamples: Record<string, number>[] = [];
+  const memSampler = setInterval(async () => {
+    try {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const sample: Record<string, number> = { rss: rssMb(server.pid!, 'VmRSS') };
+      for (const [, name, labels, value] of text.matchAll(
+        /^(portent_nodejs_heap_size_used_bytes|portent_nodejs_external_memory_bytes|portent_store_memory_bytes)(\{[^}]*\})? (\S+)$/gm,
+      )) {
+        const key =
+          name === 'portent_store_memory_bytes'
+            ? `store_${labels.match(/"(.*)"/)![1]}`
+            : name.replace(/^portent_nodejs_|_bytes$/g, '');
+        sample[key] = Math.round(Number(value) / 2 ** 20);
+      }
+      memSamples.push(sample);
+    } catch {
+      // server busy or gone; the next sample will do
+    }
+  }, 5000);
   const load = spawn(
     NODE,
     [
@@ -120,6 +140,7 @@ try {
   load.stdout!.on('data', (d) => (loadOut += d));
   await new Promise((r) => load.on('exit', r));
   clearInterval(sampler);
+  clearInterval(memSampler);
   clearInterval(loadSampler);
   const serverCpu = cpuSeconds(server.pid!) - serverCpuBefore;
   const result = JSON.parse(loadOut.trim().split('\n').at(-1)!);
@@ -170,6 +191,13 @@ try {
   console.log(
     `  server RSS:             peak ${rssMax.toFixed(0)} MiB; max in first half ${firstHalfMax.toFixed(0)}, second half ${secondHalfMax.toFixed(0)} MiB`,
   );
+  if (memSamples.length > 1) {
+    const [first, last] = [memSamples[0], memSamples.at(-1)!];
+    const keys = Object.keys(last).sort((a, b) => last[b] - last[a]);
+    console.log(
+      `  memory, MiB, first → last sample: ${keys.map((k) => `${k} ${first[k] ?? 0}→${last[k]}`).join(', ')}`,
+    );
+  }
   console.log(
     `  CPU used:               server ${serverCpu.toFixed(1)} s, load generator ${loadCpu.toFixed(1)} s, in ${result.totalSeconds.toFixed(0)} s on ${availableParallelism()} cores`,
   );

@@ -122,6 +122,9 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
     failing: () => metrics.failing,
   });
   app.get('/metrics', async (_req, reply) => {
+    metrics.storeMemory.reset();
+    for (const [component, bytes] of Object.entries(await opts.events.memory()))
+      metrics.storeMemory.set({ component }, bytes);
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });

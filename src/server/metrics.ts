@@ -33,6 +33,14 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  /** Filled on each scrape from EventStore.memory(); see ServerMetrics.storeMemoryFrom. */
+  readonly storeMemory = new Gauge({
+    name: 'portent_store_memory_bytes',
+    help: "Memory the event store's engine holds, by component (for DuckDB: its duckdb_memory() tags).",
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+
   readonly backgroundFailures = new Counter({
     name: 'portent_background_failures_total',
     help: 'Failed runs of background work (writing rollups and per-source state, compaction, pruning), by task.',

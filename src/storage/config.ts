@@ -55,10 +55,11 @@ export const StorageConfigSchema = Section(
       description: 'DuckDB worker threads; 0 leaves it to DuckDB (one per core).',
     }),
     duckdb_memory_limit: ByteSizeOrEmpty({
-      default: '',
+      default: '512MiB',
       minimum: '64MiB',
       emptyMeans: "DuckDB's default",
-      description: 'DuckDB\'s memory limit; "" leaves DuckDB\'s default (80% of physical memory).',
+      description:
+        'DuckDB\'s memory limit (its buffer pool: cached table blocks, query working memory; larger queries spill to disk). Without it the cache grows with the file towards 80% of physical memory; "" leaves it at that.',
     }),
   },
 );

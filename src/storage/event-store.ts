@@ -80,5 +80,7 @@ export interface EventStore {
   compact(): Promise<void>;
   /** Counts for health and metrics. */
   stats(): Promise<{ events: number; batches: number }>;
+  /** Memory the store's engine holds, in bytes by component, for /metrics. */
+  memory(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }

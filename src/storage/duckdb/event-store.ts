@@ -847,6 +847,15 @@ export class DuckDBEventStore implements EventStore {
     return { events: num(r[0]), batches: num(r[1]) };
   }
 
+  async memory(): Promise<Record<string, number>> {
+    const rows = (
+      await this.#db.reader.runAndReadAll(
+        'SELECT tag, memory_usage_bytes::DOUBLE FROM duckdb_memory() WHERE memory_usage_bytes > 0',
+      )
+    ).getRows();
+    return Object.fromEntries(rows.map((r) => [String(r[0]).toLowerCase(), num(r[1])]));
+  }
+
   async close(): Promise<void> {
     await Promise.all(
       this.#writers.map((w) =>
