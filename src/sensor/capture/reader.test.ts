@@ -23,6 +23,7 @@ import {
   emptyCounts,
   looksLikeCapture,
   readCapture,
+  readCaptureBatches,
 } from './reader.ts';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -92,6 +93,16 @@ test('readCapture reads a Node stream in chunks as it arrives', async () => {
   const results: ParseResult[] = [];
   for await (const r of readCapture(Readable.from(chunks), ctx)) results.push(r);
   assert.deepEqual(results, decodeAll(s.bytes));
+});
+
+test('readCaptureBatches gives the same results, one array per chunk', async () => {
+  const s = scenarios()[1];
+  const chunks = [];
+  for (let at = 0; at < s.bytes.length; at += 333) chunks.push(s.bytes.subarray(at, at + 333));
+  const batches: ParseResult[][] = [];
+  for await (const b of readCaptureBatches(Readable.from(chunks), ctx)) batches.push(b);
+  assert.ok(batches.length > 1 && batches.every((b) => b.length > 0));
+  assert.deepEqual(batches.flat(), decodeAll(s.bytes));
 });
 
 test('a stream opened as text is reported, not misread', async () => {

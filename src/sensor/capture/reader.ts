@@ -63,18 +63,33 @@ export async function* readCapture(
   input: Readable | AsyncIterable<Uint8Array | string>,
   ctx: CaptureContext,
 ): AsyncGenerator<ParseResult> {
+  for await (const batch of readCaptureBatches(input, ctx)) yield* batch;
+}
+
+/**
+ * The same results, one array per chunk read: each step of an async generator costs a turn of the
+ * event loop, so a caller that handles results in bulk (an import) goes several times faster this way.
+ */
+export async function* readCaptureBatches(
+  input: Readable | AsyncIterable<Uint8Array | string>,
+  ctx: CaptureContext,
+): AsyncGenerator<ParseResult[]> {
   const decoder = new CaptureDecoder(ctx);
   for await (const chunk of input as AsyncIterable<Uint8Array | string>) {
     if (typeof chunk === 'string') {
-      yield {
-        kind: 'error',
-        message: 'the capture stream was opened as text; read captures as bytes (no encoding)',
-      };
+      yield [
+        {
+          kind: 'error',
+          message: 'the capture stream was opened as text; read captures as bytes (no encoding)',
+        },
+      ];
       return;
     }
-    yield* decoder.push(chunk);
+    const batch = [...decoder.push(chunk)];
+    if (batch.length > 0) yield batch;
   }
-  yield* decoder.end();
+  const last = [...decoder.end()];
+  if (last.length > 0) yield last;
 }
 
 export interface ResultCounts {

@@ -139,7 +139,8 @@ export const opencanary: LineFormat = {
   name: 'opencanary',
   detect: (sample) =>
     detectJsonLines(
-      sample,
+      // As in parse: a "%(asctime)s" prefix before the JSON is allowed.
+      sample.map((l) => l.slice(Math.max(0, l.indexOf('{')))),
       (o) =>
         typeof field(o, 'logtype') === 'number' &&
         (field(o, 'src_host') !== undefined || field(o, 'node_id') !== undefined),

@@ -122,8 +122,11 @@ export function isoTimeMs(v: unknown, zonelessIsUtc: boolean): number | null {
   const minute = Number(mi);
   const second = Number(s);
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59) return null;
-  let ms = Date.UTC(year, month - 1, day, hour, minute, second);
-  if (new Date(ms).getUTCDate() !== day) return null; // e.g. February 30th rolled into March
+  // setUTCFullYear, unlike Date.UTC, does not read years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  if (date.getUTCDate() !== day) return null; // e.g. February 30th rolled into March
+  let ms = date.getTime() + ((hour * 60 + minute) * 60 + second) * 1000;
   if (frac !== undefined) ms += Number(frac.slice(0, 3).padEnd(3, '0'));
   if (sign !== undefined) {
     const offsetMin = Number(oh) * 60 + Number(om);

@@ -74,6 +74,13 @@ test('every structured format is registered and each fixture is detected as its 
   }
 });
 
+test('OpenCanary lines behind a logging timestamp are still detected', () => {
+  const prefixed = fixtureLines('opencanary', 'opencanary.log')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => `2024-05-01 17:00:00,000 ${l}`);
+  assert.equal(detectFormat(prefixed).format, 'opencanary');
+});
+
 test('detection does not claim plain text or another JSON format', () => {
   const text = ['Jan  1 00:00:00 host kernel: hello', 'just words'];
   for (const f of FORMATS) assert.ok(f.detect(text).score < 0.5, `${f.name} on plain text`);
@@ -113,6 +120,8 @@ test('time readers are exact and refuse impossible stamps', () => {
   assert.equal(isoTimeMs('2022-07-12 06:22:33', true), Date.UTC(2022, 6, 12, 6, 22, 33));
   assert.equal(isoTimeMs('2023-02-29T00:00:00Z', false), null);
   assert.equal(isoTimeMs('2024-01-01T23:59:60Z', false), null);
+  assert.equal(isoTimeMs('0099-01-01T00:00:00Z', false), new Date('0099-01-01T00:00:00Z').getTime()); // not 1999
+  assert.equal(isoTimeMs('2024-02-29T12:00:00Z', false), Date.UTC(2024, 1, 29, 12));
 });
 
 test('Cowrie forgets the oldest sessions past its bound, keeping memory flat', () => {
