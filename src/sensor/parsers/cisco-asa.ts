@@ -148,7 +148,7 @@ const READERS = new Map<string, Reader>([
     '106100',
     (msg) => {
       const m =
-        /access-list \S+ (permitted|denied|est-allowed) (\S+) (\S+?)(?:\([^)]*\))? -> (\S+?)(?:\([^)]*\))? hit-cnt (\d+)/.exec(
+        /access-list \S+ (permitted|denied|est-allowed) (\S+) (\S+?\(\d+\))(?:\([^)]*\))? -> (\S+?\(\d+\))(?:\([^)]*\))? hit-cnt (\d+)/.exec(
           msg,
         );
       if (m === null) return null;

@@ -58,7 +58,7 @@ export function uintAt(s: string, start: number, end: number, max: number): numb
   let v = 0;
   for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i) - 0x30;
-    if (c < 0 || c > 9) return -1;
+    if (!(c >= 0 && c <= 9)) return -1;
     v = v * 10 + c;
   }
   return v <= max ? v : -1;

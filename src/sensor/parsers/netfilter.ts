@@ -63,8 +63,10 @@ function protoAt(s: string, start: number, end: number): number {
   return -1;
 }
 
-/** Action implied by a log prefix; UniFi names its rules "[WAN_LOCAL-D-2000]" (D drop, R reject, A accept). */
+/** Action implied by a log prefix (null: none); UniFi names its rules "[WAN_LOCAL-D-2000]" (D drop, R reject, A accept). */
 function prefixAction(prefix: string): ActionName | null {
+  // ufw's "[UFW AUDIT]" logs new connections whatever becomes of them.
+  if (prefix.includes('AUDIT')) return 'unknown';
   if (prefix.includes('-D-') || prefix.includes('-R-')) return 'blocked';
   if (prefix.includes('-A-')) return 'accepted';
   return actionFromWords(prefix);
@@ -98,6 +100,11 @@ function readUint(s: string, v: number, max: number): number {
   }
   numberEnd = i;
   return i === v || i - v > 10 || n > max ? -1 : n;
+}
+
+/** Journald's microseconds since the epoch ("1768381208000000") as whole ms, or NaN. */
+function microsToMs(text: string): number {
+  return /^\d{1,17}$/.test(text) ? Math.floor(Number(text) / 1000) : Number.NaN;
 }
 
 function isDigit(c: number): boolean {
@@ -138,8 +145,7 @@ class NetfilterParser implements LineParser {
     let hasHost = false;
     if (c0 === 0x7b) return this.journalJson(line);
     if (c0 === 0x5f && line.startsWith('__REALTIME_TIMESTAMP=')) {
-      const us = uintAt(line, 21, line.length, Number.MAX_SAFE_INTEGER);
-      this.exportTime = us >= 0 ? Math.floor(us / 1000) : Number.NaN;
+      this.exportTime = microsToMs(line.slice(21));
       return SKIP_EXPORT;
     }
     if (c0 === 0x4d && line.startsWith('MESSAGE=')) {
@@ -237,6 +243,7 @@ class NetfilterParser implements LineParser {
     let outSet = false;
     let bad: string | null = null;
     let arp = false;
+    let hasDstPort = false;
 
     let i = bodyStart;
     while (i < len) {
@@ -289,6 +296,7 @@ class NetfilterParser implements LineParser {
           j = numberEnd;
           if (srcPort < 0) bad ??= 'SPT';
         } else if (key === K_DPT) {
+          hasDstPort = true;
           dstPort = readUint(line, v, 65535);
           j = numberEnd;
           if (dstPort < 0) bad ??= 'DPT';
@@ -362,6 +370,12 @@ class NetfilterParser implements LineParser {
     }
     if (bad !== null) return { kind: 'error', message: `unreadable ${bad}= value` };
     if (proto < 0) return { kind: 'error', message: 'no PROTO= field' };
+    if (!hasDstPort && (proto === 6 || proto === 17 || proto === 132 || proto === 136)) {
+      // Only a later fragment ("FRAG:n") or a cut packet ("INCOMPLETE [n bytes]") is logged without ports.
+      if (!line.includes('FRAG:') && !line.includes('INCOMPLETE')) {
+        return { kind: 'error', message: 'no DPT= field (truncated line?)' };
+      }
+    }
     const src = addressAt(line, srcStart, srcEnd);
     if (src === null) return { kind: 'error', message: 'SRC= is not an IP address' };
     if (src === '::') return SKIP_UNSPECIFIED;
@@ -464,9 +478,8 @@ class NetfilterParser implements LineParser {
     if (typeof record !== 'object' || record === null) return SKIP_OTHER;
     const { MESSAGE: message, __REALTIME_TIMESTAMP: realtime } = record as Record<string, unknown>;
     if (typeof message !== 'string') return SKIP_OTHER;
-    const us =
-      typeof realtime === 'string' ? uintAt(realtime, 0, realtime.length, Number.MAX_SAFE_INTEGER) : -1;
-    return this.body(message, 0, us >= 0 ? Math.floor(us / 1000) : this.now, 0);
+    const ms = typeof realtime === 'string' ? microsToMs(realtime) : Number.NaN;
+    return this.body(message, 0, Number.isNaN(ms) ? this.now : ms, 0);
   }
 }
 

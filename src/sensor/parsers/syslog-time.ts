@@ -56,7 +56,7 @@ export function digitsAt(s: string, pos: number, n: number): number {
   let v = 0;
   for (let i = pos; i < pos + n; i++) {
     const c = s.charCodeAt(i) - 0x30;
-    if (c < 0 || c > 9) return -1; // NaN past the end compares false, so check the range this way
+    if (!(c >= 0 && c <= 9)) return -1; // written so that NaN (past the end) fails too
     v = v * 10 + c;
   }
   return v;
