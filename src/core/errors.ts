@@ -142,6 +142,12 @@ export const ERRORS = {
       'An input file has records that are not valid events; nothing from the failing chunk was stored.',
     hint: 'Fix the lines listed (file:line and field path) and import again; batches before the failure were stored and are idempotent.',
   },
+  IMPORT_UNREADABLE: {
+    status: 400,
+    message:
+      'An input file could not be read to its end: a gzip stream cut short or corrupt, or a read error.',
+    hint: 'The lines before the damage were read; the message says how far. Fetch or copy the file again (`gzip -t FILE` checks a gzip file); to keep the readable part, `zcat FILE > part.log` and import that.',
+  },
   USAGE: {
     status: 400,
     message: 'The command line is not valid.',
