@@ -67,7 +67,7 @@ const segmentFiles = (dir: string): string[] => readdirSync(dir).filter((n) => n
 describe('Spool', () => {
   it('reads back what was appended, in order, across records and segments', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(options(dir, { segmentBytes: 64 * 1024 }));
+    const spool = await Spool.open(options(dir, { segmentBytes: 64 * 1024, fsync: 'always' }));
     const written = [chunk(25_000), chunk(1), chunk(3000)];
     for (const c of written) await spool.append(c);
     assert.ok(segmentFiles(dir).length > 1, 'small segments roll');
@@ -137,7 +137,7 @@ describe('Spool', () => {
 
   it('persists the acknowledged position, and only on acknowledgement', async () => {
     const dir = freshDir();
-    const spool = await Spool.open(options(dir));
+    const spool = await Spool.open(options(dir, { fsync: 500 }));
     const written: EventColumns[] = [];
     for (let i = 0; i < 4; i++) written.push(chunk(500));
     for (const c of written) await spool.append(c);

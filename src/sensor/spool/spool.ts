@@ -271,9 +271,10 @@ export class Spool {
         const { frames, validEnd } = scanFrames(buf);
         if (validEnd < size) {
           await handle.truncate(validEnd);
-          await handle.sync();
           truncatedBytes += size - validEnd;
         }
+        // After a kill the records may sit in the page cache only; they could be sent from here on.
+        await handle.sync();
         segments.push(segmentOf(num, path, validEnd, frames));
       } finally {
         await handle.close();
@@ -450,11 +451,6 @@ export class Spool {
   /** Events acknowledged over the spool's life: the sequence number of the next batch's first event. */
   get ackedEvents(): number {
     return this.#ack.events;
-  }
-
-  /** The acknowledged position: everything before it is at the collector. */
-  get acked(): { segment: number } & SpoolPoint {
-    return { segment: this.#ack.segment, offset: this.#ack.offset, index: this.#ack.index };
   }
 
   /**
