@@ -5,7 +5,7 @@
 // split, and no string is cut except the addresses that go into the event.
 
 import type { ActionName } from '../../core/event.ts';
-import { actionFromWords, addressAt, equalsAt, firewallEvent, scoreSample, uintAt } from './fields.ts';
+import { actionFromWords, addressAt, firewallEvent, scoreSample, uintAt } from './fields.ts';
 import { digitsAt, monthAt, SyslogClock } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
@@ -35,32 +35,79 @@ const K_UDP = key3('UDP');
 const K_ESP = key3('ESP');
 const K_GRE = key3('GRE');
 
+/** Code units kept for copies of lines; a longer line (up to MAX_LINE) grows the array. */
+const UNITS = 8192;
+/** A netfilter line is under 1 KB even with a long prefix and options; past this it is not one. */
+const MAX_LINE = 65_536;
+
 const SKIP_EMPTY: ParseResult = { kind: 'skip', reason: 'empty line' };
+const SKIP_LONG: ParseResult = { kind: 'skip', reason: `line longer than ${MAX_LINE} characters` };
 const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a netfilter log line' };
 const SKIP_ARP: ParseResult = { kind: 'skip', reason: 'ARP packet: no IP addresses' };
 const SKIP_EXPORT: ParseResult = { kind: 'skip', reason: 'journal export field' };
 const SKIP_UNSPECIFIED: ParseResult = { kind: 'skip', reason: 'unspecified source address (::)' };
 
+/** True when u[start, end) spells `word`. */
+function equalsAt16(u: Uint16Array, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (u[start + i] !== word.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Protocol number of a PROTO= value (the names nf_log prints, or a number), or -1. */
-function protoAt(s: string, start: number, end: number): number {
+function protoAt(u: Uint16Array, start: number, end: number): number {
   const len = end - start;
-  const c = s.charCodeAt(start);
-  if (c >= 0x30 && c <= 0x39) return uintAt(s, start, end, 255);
+  const c = u[start];
+  if (c >= 0x30 && c <= 0x39) {
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const d = u[i] - 0x30;
+      if (d < 0 || d > 9 || i - start > 2) return -1;
+      n = n * 10 + d;
+    }
+    return n <= 255 ? n : -1;
+  }
   if (len === 3) {
-    const k = (c << 16) | (s.charCodeAt(start + 1) << 8) | s.charCodeAt(start + 2);
+    const k = (c << 16) | (u[start + 1] << 8) | u[start + 2];
     if (k === K_TCP) return 6;
     if (k === K_UDP) return 17;
     if (k === K_ESP) return 50;
     if (k === K_GRE) return 47;
     return -1;
   }
-  if (equalsAt(s, start, end, 'ICMP')) return 1;
-  if (equalsAt(s, start, end, 'ICMPv6')) return 58;
-  if (equalsAt(s, start, end, 'SCTP')) return 132;
-  if (equalsAt(s, start, end, 'UDPLITE')) return 136;
-  if (equalsAt(s, start, end, 'AH')) return 51;
-  if (equalsAt(s, start, end, 'IGMP')) return 2;
+  if (equalsAt16(u, start, end, 'ICMP')) return 1;
+  if (equalsAt16(u, start, end, 'ICMPv6')) return 58;
+  if (equalsAt16(u, start, end, 'SCTP')) return 132;
+  if (equalsAt16(u, start, end, 'UDPLITE')) return 136;
+  if (equalsAt16(u, start, end, 'AH')) return 51;
+  if (equalsAt16(u, start, end, 'IGMP')) return 2;
   return -1;
+}
+
+/** True when u[start, end) is a strict dotted quad (no leading zeros, octets 0..255). */
+function isV4At16(u: Uint16Array, start: number, end: number): boolean {
+  const len = end - start;
+  if (len < 7 || len > 15) return false;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = start; i < end; i++) {
+    const c = u[i];
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits === 1 && octet === 0) return false;
+      octet = octet * 10 + (c - 0x30);
+      if (octet > 255) return false;
+      digits++;
+    } else if (c === 0x2e) {
+      if (digits === 0 || dots === 3) return false;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return false;
+    }
+  }
+  return digits > 0 && dots === 3;
 }
 
 /** Action implied by a log prefix (null: none); UniFi names its rules "[WAN_LOCAL-D-2000]" (D drop, R reject, A accept). */
@@ -72,10 +119,11 @@ function prefixAction(prefix: string): ActionName | null {
   return actionFromWords(prefix);
 }
 
-/** Index of the space that ends the value starting at `v`, or the line's length. */
-function endOfValue(s: string, v: number): number {
-  const sp = s.indexOf(' ', v);
-  return sp < 0 ? s.length : sp;
+/** Index of the space that ends the value starting at `v`, or `len`. */
+function endOfValue(u: Uint16Array, len: number, v: number): number {
+  let i = v;
+  while (i < len && u[i] !== 0x20) i++;
+  return i;
 }
 
 /** End of the value last read by readUint. */
@@ -85,17 +133,16 @@ let numberEnd = 0;
  * Decimal value starting at `v` and ending at a space or the end of the line, 0..max, or -1;
  * `numberEnd` is set to where the value ends either way.
  */
-function readUint(s: string, v: number, max: number): number {
+function readUint(u: Uint16Array, len: number, v: number, max: number): number {
   let n = 0;
   let i = v;
-  const len = s.length;
   for (; i < len; i++) {
-    const d = s.charCodeAt(i) - 0x30;
+    const d = u[i] - 0x30;
     if (d < 0 || d > 9) break;
     n = n * 10 + d;
   }
-  if (i < len && s.charCodeAt(i) !== 0x20) {
-    numberEnd = endOfValue(s, i);
+  if (i < len && u[i] !== 0x20) {
+    numberEnd = endOfValue(u, len, i);
     return -1;
   }
   numberEnd = i;
@@ -115,6 +162,9 @@ class NetfilterParser implements LineParser {
   readonly format = 'netfilter' as const;
   private readonly clock: SyslogClock;
   private readonly now: number;
+  /** The line's UTF-16 code units, copied once per line (see codeUnits). */
+  private units = new Uint16Array(UNITS);
+  private unitBytes = Buffer.from(this.units.buffer);
   /** The last log prefix seen and its action: prefixes repeat, so most lines skip the word search. */
   private lastPrefix = '';
   private lastPrefixAction: ActionName | null = null;
@@ -127,11 +177,29 @@ class NetfilterParser implements LineParser {
   }
 
   parse(line: string): ParseResult {
+    if (line.length > MAX_LINE) return SKIP_LONG;
     try {
       return this.parseLine(line);
     } catch (e) {
       return { kind: 'error', message: `internal parser error: ${String(e)}` };
     }
+  }
+
+  /**
+   * The line as UTF-16 code units in a reused array, with a 0 after the last. Line readers hand
+   * out slices of a larger chunk, and charCodeAt on a slice pays an indirection per call
+   * (measured: a charCodeAt sweep of the ufw lines runs at 505 ns a line on slices, 205 ns with the
+   * copy); one copy of a few hundred bytes costs about 70 ns.
+   */
+  private codeUnits(line: string): Uint16Array {
+    const len = line.length;
+    if (len >= this.units.length) {
+      this.units = new Uint16Array(len + 1);
+      this.unitBytes = Buffer.from(this.units.buffer);
+    }
+    this.unitBytes.write(line, 0, 'utf16le');
+    this.units[len] = 0;
+    return this.units;
   }
 
   private parseLine(line: string): ParseResult {
@@ -225,7 +293,6 @@ class NetfilterParser implements LineParser {
         if (close > 0 && close < bodyStart) prefixStart = close + 1;
       }
     }
-    const action = this.prefixActionAt(line, prefixStart, bodyStart);
 
     let srcStart = -1;
     let srcEnd = -1;
@@ -245,9 +312,10 @@ class NetfilterParser implements LineParser {
     let arp = false;
     let hasDstPort = false;
 
+    const u = this.codeUnits(line);
     let i = bodyStart;
     while (i < len) {
-      const c = line.charCodeAt(i);
+      const c = u[i];
       if (c === 0x20) {
         i++;
         continue;
@@ -255,12 +323,12 @@ class NetfilterParser implements LineParser {
       if (c === 0x5b) break; // "[SRC=… ]": the packet inside an ICMP error, not this one
       // The key runs to '=' (key=value) or to a space (a bare word such as SYN or DF).
       let e = i + 1;
-      let ch = line.charCodeAt(e);
-      while (e < len && ch !== 0x3d && ch !== 0x20) ch = line.charCodeAt(++e);
+      let ch = u[e];
+      while (e < len && ch !== 0x3d && ch !== 0x20) ch = u[++e];
       const klen = e - i;
       if (ch !== 0x3d) {
         if (klen === 3) {
-          const key = (c << 16) | (line.charCodeAt(i + 1) << 8) | line.charCodeAt(i + 2);
+          const key = (c << 16) | (u[i + 1] << 8) | u[i + 2];
           if (proto === 6) {
             if (key === K_SYN) flags |= 2;
             else if (key === K_ACK) flags |= 16;
@@ -280,63 +348,63 @@ class NetfilterParser implements LineParser {
       const v = e + 1; // the value starts here and runs to the next space
       let j = -1; // end of the value when a number reader found it
       if (klen === 3) {
-        const key = (c << 16) | (line.charCodeAt(i + 1) << 8) | line.charCodeAt(i + 2);
+        const key = (c << 16) | (u[i + 1] << 8) | u[i + 2];
         if (key === K_SRC) {
           if (srcStart < 0) {
             srcStart = v;
-            j = srcEnd = endOfValue(line, v);
+            j = srcEnd = endOfValue(u, len, v);
           }
         } else if (key === K_DST) {
           if (dstStart < 0) {
             dstStart = v;
-            j = dstEnd = endOfValue(line, v);
+            j = dstEnd = endOfValue(u, len, v);
           }
         } else if (key === K_SPT) {
-          srcPort = readUint(line, v, 65535);
+          srcPort = readUint(u, len, v, 65535);
           j = numberEnd;
           if (srcPort < 0) bad ??= 'SPT';
         } else if (key === K_DPT) {
           hasDstPort = true;
-          dstPort = readUint(line, v, 65535);
+          dstPort = readUint(u, len, v, 65535);
           j = numberEnd;
           if (dstPort < 0) bad ??= 'DPT';
         } else if (key === K_TTL) {
-          const n = readUint(line, v, 255);
+          const n = readUint(u, len, v, 255);
           j = numberEnd;
           if (n < 0) bad ??= 'TTL';
           else ttl = n;
         } else if (key === K_SEQ) {
           if (proto === 6) {
-            const n = readUint(line, v, 0xffffffff);
+            const n = readUint(u, len, v, 0xffffffff);
             j = numberEnd;
             if (n < 0) bad ??= 'SEQ';
             else seq = n;
           }
         } else if (key === K_OUT) {
-          outSet = line.charCodeAt(v) !== 0x20 && v < len;
+          outSet = u[v] !== 0x20 && v < len;
         }
       } else if (klen === 2) {
-        const c1 = line.charCodeAt(i + 1);
+        const c1 = u[i + 1];
         if (c === 0x49 && c1 === 0x44) {
           // ID= before PROTO= is the IP ID; after it, an ICMP echo identifier.
           if (proto < 0) {
-            const n = readUint(line, v, 65535);
+            const n = readUint(u, len, v, 65535);
             j = numberEnd;
             if (n < 0) bad ??= 'ID';
             else ipId = n;
           }
         } else if (c === 0x49 && c1 === 0x4e) {
-          inSet = line.charCodeAt(v) !== 0x20 && v < len;
+          inSet = u[v] !== 0x20 && v < len;
         }
       } else if (klen === 5) {
-        if (equalsAt(line, i, e, 'PROTO')) {
-          j = endOfValue(line, v);
-          proto = protoAt(line, v, j);
+        if (equalsAt16(u, i, e, 'PROTO')) {
+          j = endOfValue(u, len, v);
+          proto = protoAt(u, v, j);
           if (proto < 0) bad ??= 'PROTO';
         }
       } else if (klen === 6) {
-        if (equalsAt(line, i, e, 'WINDOW')) {
-          const n = readUint(line, v, 65535);
+        if (equalsAt16(u, i, e, 'WINDOW')) {
+          const n = readUint(u, len, v, 65535);
           j = numberEnd;
           if (n < 0) bad ??= 'WINDOW';
           else window = n;
@@ -344,25 +412,25 @@ class NetfilterParser implements LineParser {
       } else if (klen === 4) {
         if (proto === 1 || proto === 58) {
           // ICMP type and code go where ports go, as Zeek and DShield put them.
-          if (equalsAt(line, i, e, 'TYPE')) {
-            srcPort = readUint(line, v, 255);
+          if (equalsAt16(u, i, e, 'TYPE')) {
+            srcPort = readUint(u, len, v, 255);
             j = numberEnd;
             if (srcPort < 0) bad ??= 'TYPE';
-          } else if (equalsAt(line, i, e, 'CODE')) {
-            dstPort = readUint(line, v, 255);
+          } else if (equalsAt16(u, i, e, 'CODE')) {
+            dstPort = readUint(u, len, v, 255);
             j = numberEnd;
             if (dstPort < 0) bad ??= 'CODE';
           }
         }
       } else if (klen === 8) {
-        if (equalsAt(line, i, e, 'HOPLIMIT')) {
-          const n = readUint(line, v, 255);
+        if (equalsAt16(u, i, e, 'HOPLIMIT')) {
+          const n = readUint(u, len, v, 255);
           j = numberEnd;
           if (n < 0) bad ??= 'HOPLIMIT';
           else ttl = n;
         }
       }
-      i = (j < 0 ? endOfValue(line, v) : j) + 1;
+      i = (j < 0 ? endOfValue(u, len, v) : j) + 1;
     }
     if (srcStart < 0 || dstStart < 0) {
       if (arp) return SKIP_ARP;
@@ -376,11 +444,16 @@ class NetfilterParser implements LineParser {
         return { kind: 'error', message: 'no DPT= field (truncated line?)' };
       }
     }
-    const src = addressAt(line, srcStart, srcEnd);
+    const src = isV4At16(u, srcStart, srcEnd)
+      ? line.slice(srcStart, srcEnd)
+      : addressAt(line, srcStart, srcEnd);
     if (src === null) return { kind: 'error', message: 'SRC= is not an IP address' };
     if (src === '::') return SKIP_UNSPECIFIED;
-    const dst = addressAt(line, dstStart, dstEnd);
+    const dst = isV4At16(u, dstStart, dstEnd)
+      ? line.slice(dstStart, dstEnd)
+      : addressAt(line, dstStart, dstEnd);
     if (dst === null) return { kind: 'error', message: 'DST= is not an IP address' };
+    const action = this.prefixActionAt(line, u, prefixStart, bodyStart);
     // Without a word in the prefix, a LOG rule on INPUT (in, not out) logs what is about to be dropped.
     const act: ActionName = action ?? (inSet && !outSet ? 'blocked' : 'unknown');
     return {
@@ -389,14 +462,14 @@ class NetfilterParser implements LineParser {
     };
   }
 
-  private prefixActionAt(line: string, start: number, end: number): ActionName | null {
+  private prefixActionAt(line: string, u: Uint16Array, start: number, end: number): ActionName | null {
     const n = end - start;
     if (n <= 0) return null;
     const last = this.lastPrefix;
     if (n === last.length) {
       let same = true;
       for (let i = 0; i < n; i++) {
-        if (line.charCodeAt(start + i) !== last.charCodeAt(i)) {
+        if (u[start + i] !== last.charCodeAt(i)) {
           same = false;
           break;
         }
