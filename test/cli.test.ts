@@ -1,7 +1,8 @@
 // The `portent` command line as a user runs it: exit codes, messages, sensors, config check, import.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,10 +63,58 @@ describe('portent CLI', () => {
     const again = portent(['sensors', 'add', 'edge-1']);
     assert.equal(again.code, 1);
     assert.match(again.err, /SENSOR_EXISTS/);
-    assert.match(portent(['sensors', 'list']).out, /edge-1 .* active/);
+    assert.match(portent(['sensors', 'list']).out, /edge-1 +never-seen/);
     assert.equal(portent(['sensors', 'revoke', 'edge-1']).code, 0);
-    assert.match(portent(['sensors', 'list']).out, /edge-1 .* revoked/);
+    assert.match(portent(['sensors', 'list']).out, /edge-1 +revoked/);
     assert.equal(portent(['sensors', 'revoke', 'nobody']).code, 1);
+  });
+
+  it('works through the admin routes while a server holds the store file', async () => {
+    const env = {
+      PORTENT_STORAGE_PATH: join(dir, 'served.duckdb'),
+      PORTENT_SERVER_LISTEN_PORT: String(40000 + Math.floor(Math.random() * 20000)),
+      PORTENT_SERVER_ADMIN_TOKEN: 'cli-test-admin-token-0123456789abcdef',
+    };
+    const server = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), 'server'], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      let text = '';
+      server.stdout!.on('data', (d) => (text += d));
+      while (!/listening/i.test(text)) await once(server.stdout!, 'data');
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const c = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), ...args], {
+            env: { ...process.env, ...env },
+          });
+          let out = '';
+          let err = '';
+          c.stdout.on('data', (d) => (out += d));
+          c.stderr.on('data', (d) => (err += d));
+          c.on('exit', (code) => resolve({ code, out, err }));
+        });
+      const added = await run(['sensors', 'add', 'via-http', '--json']);
+      assert.equal(added.code, 0, added.err);
+      assert.match(JSON.parse(added.out).id, /^snr_/);
+      const listed = await run(['sensors', 'list']);
+      assert.equal(listed.code, 0, listed.err);
+      assert.match(listed.out, /via-http +never-seen/);
+      const retask = await run(['sensors', 'retask', 'via-http', '--ports', 'tcp/5168', '--for', '600']);
+      assert.equal(retask.code, 0, retask.err);
+      const bad = await run(['sensors', 'retask', 'via-http', '--ports', 'sctp/1']);
+      assert.equal(bad.code, 2);
+      const explicit = await run([
+        'sensors',
+        'list',
+        '--server',
+        `http://127.0.0.1:${env.PORTENT_SERVER_LISTEN_PORT}`,
+      ]);
+      assert.equal(explicit.code, 0, explicit.err);
+    } finally {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
   });
 
   it('imports NDJSON once however often it is run, and reports bad lines with file and line', () => {

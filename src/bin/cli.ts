@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { PortentError } from '../core/errors.ts';
 import { configCheck, formatConfigProblems, loadConfig } from '../config/load.ts';
 import type { PortentConfig } from '../config/schema.ts';
-import { VERSION, openEmbeddedStores, startEmbeddedServer } from './embedded.ts';
+import { VERSION, startEmbeddedServer } from './embedded.ts';
 import { runImport } from './import.ts';
 import { runDemo } from './demo.ts';
+import { runSensors, type SensorsCommand } from './sensors.ts';
 
 /** Exit codes, documented in docs/operations.md. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, storeLocked: 4 } as const;
@@ -81,63 +82,53 @@ serving the API until Ctrl-C, or exits at once with --exit.`,
   },
 
   sensors: {
-    summary: 'Enrol, list and revoke sensors: sensors add NAME | list | revoke ID|NAME.',
+    summary:
+      'Enrol, list, revoke and re-task sensors: sensors add NAME | list | revoke ID|NAME | retask ID|NAME.',
     usage: `portent sensors add NAME [--json]     enrol a sensor; prints its id and secret (shown once)
-portent sensors list [--json]         list sensors
+portent sensors list [--json]         list sensors with their status and health
 portent sensors revoke ID|NAME        revoke a sensor: its batches are refused from then on
+portent sensors retask ID|NAME --ports tcp/5168,udp/1434 [--for SECONDS] [--reason TEXT]
+                                      ask a honeypot sensor to listen on these ports for a while
 
-Works on the store file named by storage.path; the server must not be running on it (DuckDB
-allows one process per file). With a server running, use its admin routes (docs/api.md).`,
-    options: { ...configOption, json: { type: 'boolean' } },
+Works on the store file named by storage.path. While a server holds that file (DuckDB allows one
+process per file), it goes through the server's admin routes with server.admin_token instead;
+--server URL asks for that explicitly. A sensor is "stale" when nothing was heard from it for
+collector.sensor_stale_after.`,
+    options: {
+      ...configOption,
+      json: { type: 'boolean' },
+      server: { type: 'string' },
+      ports: { type: 'string' },
+      for: { type: 'string' },
+      reason: { type: 'string' },
+    },
     async run({ values, positionals }) {
       const [action, arg] = positionals;
-      if (!['add', 'list', 'revoke'].includes(action ?? '') || (action !== 'list' && !arg)) {
-        throw new PortentError('USAGE', {
-          message: 'Usage: portent sensors add NAME | list | revoke ID|NAME',
-        });
-      }
-      const stores = await openEmbeddedStores(config(values));
-      try {
-        const json = values.json === true;
-        if (action === 'add') {
-          const s = await stores.state.addSensor(arg, Date.now());
-          if (json) out(JSON.stringify({ id: s.id, name: s.name, secret: s.secret }));
-          else {
-            out(`Enrolled sensor "${s.name}".`);
-            out(`  id:     ${s.id}`);
-            out(`  secret: ${s.secret}`);
-            out('Put both in the sensor config; the secret is not shown again.');
-          }
-        } else if (action === 'list') {
-          const list = await stores.state.listSensors();
-          if (json)
-            out(
-              JSON.stringify(
-                list.map((s) => ({
-                  ...s,
-                  created: new Date(s.created).toISOString(),
-                  revoked: s.revoked && new Date(s.revoked).toISOString(),
-                })),
-              ),
-            );
-          else {
-            out(`${'ID'.padEnd(22)} ${'NAME'.padEnd(24)} ${'ENROLLED'.padEnd(20)} STATUS`);
-            for (const s of list) {
-              const status =
-                s.revoked === null ? 'active' : `revoked ${new Date(s.revoked).toISOString().slice(0, 19)}Z`;
-              out(
-                `${s.id.padEnd(22)} ${s.name.padEnd(24)} ${new Date(s.created).toISOString().slice(0, 19).padEnd(20)} ${status}`,
-              );
-            }
-            if (list.length === 0) out('No sensors are enrolled yet: portent sensors add NAME');
-          }
-        } else {
-          const s = await stores.state.revokeSensor(arg, Date.now());
-          out(`Revoked sensor "${s.name}" (${s.id}).`);
-        }
-      } finally {
-        await stores.close();
-      }
+      const usage =
+        'Usage: portent sensors add NAME | list | revoke ID|NAME | retask ID|NAME --ports tcp/PORT,...';
+      if (!['add', 'list', 'revoke', 'retask'].includes(action ?? '') || (action !== 'list' && !arg))
+        throw new PortentError('USAGE', { message: usage });
+      if (action === 'retask' && typeof values.ports !== 'string')
+        throw new PortentError('USAGE', { message: usage });
+      const durationS = values.for === undefined ? undefined : Number(values.for);
+      if (
+        durationS !== undefined &&
+        !(Number.isInteger(durationS) && durationS >= 60 && durationS <= 7 * 86400)
+      )
+        throw new PortentError('USAGE', { message: '--for takes whole seconds from 60 to 604800.' });
+      await runSensors(
+        config(values),
+        {
+          action: action as SensorsCommand['action'],
+          arg,
+          ports: values.ports as string | undefined,
+          durationS,
+          reason: values.reason as string | undefined,
+          server: values.server as string | undefined,
+          json: values.json === true,
+        },
+        out,
+      );
       return EXIT.ok;
     },
   },

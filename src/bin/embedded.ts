@@ -74,6 +74,7 @@ export async function startEmbeddedServer(
       sensorEventsPerS: config.collector.sensor_events_per_s,
       sensorBurstEvents: config.collector.sensor_burst_events,
       adminToken: config.server.admin_token,
+      sensorStaleAfterMs: config.collector.sensor_stale_after,
     },
   });
   const log = logger || pino({ level: 'silent' });

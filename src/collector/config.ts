@@ -46,6 +46,13 @@ export const CollectorConfigSchema = Section(
       description:
         'Per-sensor token-bucket size: how many events a sensor may send at once after a quiet spell.',
     }),
+    sensor_stale_after: Duration({
+      default: '10m',
+      minimum: '1m',
+      maximum: '30d',
+      description:
+        'A sensor heard from neither by heartbeat nor by batch for this long is listed as "stale" (sensors send a heartbeat every minute by default).',
+    }),
     max_pending_batches: Type.Integer({
       default: 256,
       minimum: 1,

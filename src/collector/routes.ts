@@ -21,7 +21,17 @@ import type { StateStore } from '../storage/state-store.ts';
 import type { GroupWriter } from './group-writer.ts';
 import { NonceCache } from './nonce-cache.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { batchAckSchema, sensorCreatedSchema, sensorListSchema, sensorSchema } from './schemas.ts';
+import {
+  batchAckSchema,
+  retaskRequestSchema,
+  sampleSchema,
+  sensorCreatedSchema,
+  sensorListSchema,
+  sensorSchema,
+} from './schemas.ts';
+import { protoNumber, protoText, samplePreview, sensorRoutes, type SensorHealth } from './sensor-routes.ts';
+import type { Sensor, SensorStatus } from '../storage/state-store.ts';
+import type { Static } from 'typebox';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -37,6 +47,8 @@ export interface CollectorOptions {
   sensorBurstEvents: number;
   /** Empty disables the admin routes. */
   adminToken: string;
+  /** A sensor not heard from (heartbeat or batch) for this long is listed as stale; 10 minutes if absent. */
+  sensorStaleAfterMs?: number;
 }
 
 export interface CollectorDeps {
@@ -59,6 +71,8 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     Math.max(options.sensorBurstEvents, options.maxBatchEvents),
   );
   const secrets = new Map<string, { value: { num: number; secret: string } | null; until: number }>();
+  const lastBatch = new Map<number, number>();
+  const staleAfterMs = options.sensorStaleAfterMs ?? 10 * 60_000;
 
   async function secretOf(id: string): Promise<{ num: number; secret: string } | null> {
     const now = clock.now();
@@ -172,6 +186,7 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
         const outcome = await writer.submit({ sensor: sensor.num, batch, received: now });
         metrics.batchesIngested.inc({ outcome: outcome.status });
         if (outcome.status === 'stored') metrics.eventsIngested.inc(batch.events.length);
+        lastBatch.set(sensor.num, now);
         return {
           status: outcome.status,
           batch_id: batch.batchId,
@@ -183,6 +198,8 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
       }
     });
   });
+
+  await app.register((signed) => sensorRoutes(signed, { state, clock, authenticate, lastBatch }));
 
   function requireAdmin(req: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
     const [scheme = '', ...rest] = (req.headers.authorization ?? '').split(' ');
@@ -218,20 +235,79 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   app.get(
     '/api/v1/sensors',
     { onRequest: requireAdmin, schema: { response: { 200: sensorListSchema } } },
-    async () => ({
-      sensors: (await state.listSensors()).map(sensorView),
-    }),
+    async () => {
+      const statuses = await state.sensorStatuses();
+      const now = clock.now();
+      return {
+        sensors: (await state.listSensors()).map((s) =>
+          sensorWithStatus(s, statuses.get(s.num), lastBatch.get(s.num), now, staleAfterMs),
+        ),
+      };
+    },
+  );
+
+  const idParams = {
+    type: 'object',
+    properties: { id: { type: 'string', maxLength: 80 } },
+    required: ['id'],
+  } as const;
+
+  app.post(
+    '/api/v1/sensors/:id/retask',
+    { onRequest: requireAdmin, schema: { params: idParams, body: retaskRequestSchema } },
+    async (req) => {
+      const s = await state.findSensor((req.params as { id: string }).id);
+      if (s === null || s.revoked !== null)
+        throw new PortentError('SENSOR_NOT_FOUND', {
+          message: `No active sensor has the id or name "${(req.params as { id: string }).id.slice(0, 80)}".`,
+        });
+      const body = req.body as Static<typeof retaskRequestSchema>;
+      const now = clock.now();
+      const until = now + body.duration_s * 1000;
+      for (const p of body.ports)
+        await state.retask(
+          s.num,
+          { proto: protoNumber(p.proto), port: p.port, until, reason: body.reason },
+          now,
+        );
+      return { sensor: s.id, until: new Date(until).toISOString(), ports: body.ports };
+    },
+  );
+
+  app.get(
+    '/api/v1/samples/:sha256',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+          required: ['sha256'],
+        },
+        response: { 200: sampleSchema },
+      },
+    },
+    async (req) => {
+      const sha = (req.params as { sha256: string }).sha256;
+      const s = await state.sample(sha);
+      if (s === null) throw new PortentError('NOT_FOUND', { message: `No sample has the SHA-256 ${sha}.` });
+      return {
+        sha256: s.sha256,
+        size: s.bytes.length,
+        truncated: s.truncated,
+        first_seen: new Date(s.firstSeen).toISOString(),
+        last_seen: new Date(s.lastSeen).toISOString(),
+        seen: s.seen,
+        proto: protoText(s.proto),
+        port: s.port,
+        base64: s.bytes.toString('base64'),
+        preview: samplePreview(s.bytes),
+      };
+    },
   );
 
   app.delete(
     '/api/v1/sensors/:id',
-    {
-      onRequest: requireAdmin,
-      schema: {
-        params: { type: 'object', properties: { id: { type: 'string', maxLength: 80 } }, required: ['id'] },
-        response: { 200: sensorSchema },
-      },
-    },
+    { onRequest: requireAdmin, schema: { params: idParams, response: { 200: sensorSchema } } },
     async (req) => {
       const s = await state.revokeSensor((req.params as { id: string }).id, clock.now());
       secrets.delete(s.id);
@@ -248,3 +324,34 @@ function sensorView(s: { id: string; name: string; created: number; revoked: num
     revoked: s.revoked === null ? null : new Date(s.revoked).toISOString(),
   };
 }
+
+/** A sensor as listed: when it was last heard from, and whether that is too long ago. */
+export function sensorWithStatus(
+  s: Sensor,
+  st: SensorStatus | undefined,
+  batchSeen: number | undefined,
+  now: number,
+  staleAfterMs: number,
+) {
+  const lastBatch = Math.max(batchSeen ?? 0, st?.lastBatch ?? 0) || null;
+  const lastSeen = Math.max(lastBatch ?? 0, st?.lastHeartbeat ?? 0) || null;
+  const status =
+    s.revoked !== null
+      ? 'revoked'
+      : lastSeen === null
+        ? 'never-seen'
+        : now - lastSeen > staleAfterMs
+          ? 'stale'
+          : 'active';
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return {
+    ...sensorView(s),
+    status,
+    last_seen: iso(lastSeen),
+    last_batch: iso(lastBatch),
+    clock_offset_ms: st?.clockOffsetMs ?? null,
+    health: st?.health ? (JSON.parse(st.health) as SensorHealth) : null,
+  } as const;
+}
+
+export type SensorListing = ReturnType<typeof sensorWithStatus>;

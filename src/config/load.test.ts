@@ -36,6 +36,7 @@ const DEFAULTS: PortentConfig = {
     max_clock_skew: 5 * 60_000,
     sensor_events_per_s: 2_000_000,
     sensor_burst_events: 4_000_000,
+    sensor_stale_after: 10 * 60_000,
     max_pending_batches: 256,
   },
   storage: {
@@ -46,7 +47,7 @@ const DEFAULTS: PortentConfig = {
     sources_flush_interval: 10_000,
     compaction_interval: 60_000,
     duckdb_threads: 0,
-    duckdb_memory_limit: null,
+    duckdb_memory_limit: 512 * 1024 ** 2,
   },
 };
 
@@ -295,6 +296,7 @@ const cases: Case[] = [
       'storage.path': '/var/lib/portent/p.duckdb',
       'collector.max_clock_skew': 120_000,
       'collector.max_batch_bytes': 1048576,
+      'storage.duckdb_memory_limit': null,
     }),
   },
   {

@@ -66,6 +66,82 @@ export const ERRORS = {
     message: 'This sensor is sending faster than its rate limit.',
     hint: 'Wait for the number of seconds in Retry-After, then send again; raise collector.sensor_events_per_s if the rate is legitimate.',
   },
+  DSHIELD_AUTH_MISSING: {
+    status: 401,
+    message: 'The DShield submission has no valid X-ISC-Authorization header.',
+    hint: 'Configure the DShield client with the userid and apikey printed by `portent sensors add` (docs/api.md, DShield compatibility); the client sends the header itself.',
+  },
+  DSHIELD_UNKNOWN_USER: {
+    status: 401,
+    message: 'No active sensor has this DShield userid.',
+    hint: "The DShield userid is the sensor's number (num in `portent sensors list --json`); check it, and that the sensor is not revoked.",
+  },
+  DSHIELD_BAD_CREDENTIALS: {
+    status: 401,
+    message: 'The X-ISC-Authorization credentials do not match the DShield API key of this userid.',
+    hint: "Set the client's apikey to the DShield API key printed by `portent sensors add` for this sensor (not the sensor secret itself).",
+  },
+  DSHIELD_REPLAY: {
+    status: 401,
+    message: 'This X-ISC-Authorization nonce was already used.',
+    hint: 'DShield clients make a fresh nonce for every request: a repeated one means the request was captured and replayed, or the client is broken. Serve the DShield API over TLS only.',
+  },
+  DSHIELD_UNSUPPORTED_TYPE: {
+    status: 400,
+    message: 'This DShield log type is not accepted.',
+    hint: "Portent accepts the DShield log types firewall, cowrie and webhoneypot; turn off the client's other submissions.",
+  },
+  DSHIELD_INVALID: {
+    status: 400,
+    message: 'The DShield submission failed validation and was rejected whole; nothing from it was stored.',
+    hint: 'Fix the records listed under details (paths point into the submitted JSON) and submit again.',
+  },
+  DSHIELD_TOO_LARGE: {
+    status: 413,
+    message: 'The DShield submission is larger than the server accepts.',
+    hint: 'Submit fewer records at a time, or raise dshield.max_body_bytes and dshield.max_records.',
+  },
+  HPFEEDS_AUTH_FAILED: {
+    status: 401,
+    message: 'hpfeeds authentication failed; the broker closed the connection.',
+    hint: 'Set the ident to the sensor id and the secret to the sensor secret from `portent sensors add`; a revoked sensor cannot connect.',
+  },
+  HPFEEDS_FRAME_INVALID: {
+    status: 400,
+    message:
+      'The hpfeeds message is not valid for the protocol at this point; the broker closed the connection.',
+    hint: 'Use an hpfeeds client library: it sends AUTH first, then PUBLISH messages whose ident is the authenticated one.',
+  },
+  HPFEEDS_FRAME_TOO_LARGE: {
+    status: 413,
+    message: 'The hpfeeds message is longer than the broker accepts; the broker closed the connection.',
+    hint: 'Publish smaller payloads, or raise hpfeeds.max_message_bytes.',
+  },
+  HPFEEDS_SUBSCRIBE_REFUSED: {
+    status: 403,
+    message: "Portent's hpfeeds broker is publish-only: subscribing is refused and the connection closed.",
+    hint: 'Read events through the HTTP API (docs/api.md) instead of subscribing; publish from sensors only.',
+  },
+  HPFEEDS_CHANNEL_REFUSED: {
+    status: 403,
+    message: 'The broker does not accept this hpfeeds channel; the message was dropped.',
+    hint: 'Publish on cowrie.sessions, dionaea.connections, dionaea.capture, conpot.events or portent.events; turn off the other channels in the honeypot.',
+  },
+  HPFEEDS_PAYLOAD_INVALID: {
+    status: 400,
+    message: 'The hpfeeds payload could not be read as events of its channel; the message was dropped.',
+    hint: 'Check that the honeypot publishes its standard JSON on this channel (docs/operations.md, hpfeeds broker).',
+  },
+  HPFEEDS_TOO_MANY_CONNECTIONS: {
+    status: 503,
+    message: 'The hpfeeds broker has as many connections as it accepts; this one was closed.',
+    hint: 'Reconnect later, or raise hpfeeds.max_connections.',
+  },
+  HPFEEDS_TIMEOUT: {
+    status: 408,
+    message: 'The hpfeeds connection was closed: no AUTH in time, or idle for too long.',
+    hint: 'hpfeeds clients reconnect by themselves; see hpfeeds.auth_timeout and hpfeeds.idle_timeout.',
+  },
   NOT_FOUND: {
     status: 404,
     message: 'There is nothing at this address.',
@@ -95,6 +171,11 @@ export const ERRORS = {
     status: 404,
     message: 'No sensor has this id or name.',
     hint: 'List sensors with `portent sensors list`.',
+  },
+  SERVER_REFUSED: {
+    status: 502,
+    message: 'A Portent server refused a request the command line sent it.',
+    hint: "The message gives the server's answer; check server.admin_token and the server's address (server.listen_host, server.listen_port, or --server URL).",
   },
   STORE_UNAVAILABLE: {
     status: 503,

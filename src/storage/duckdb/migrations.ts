@@ -109,4 +109,40 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)`,
     ],
   },
+  {
+    version: 2,
+    name: 'sensor status, payload samples and re-tasking',
+    sql: [
+      // The latest heartbeat of each sensor: when, its clock offset, and its health report as sent.
+      `CREATE TABLE sensor_status (
+        sensor UINTEGER PRIMARY KEY,
+        last_heartbeat TIMESTAMP_MS,
+        last_batch TIMESTAMP_MS,
+        clock_offset_ms BIGINT,
+        health VARCHAR
+      )`,
+      // Payloads captured by honeypots, by content: attacker-controlled bytes, kept as bytes.
+      `CREATE TABLE samples (
+        sha256 VARCHAR PRIMARY KEY,
+        bytes BLOB NOT NULL,
+        truncated BOOLEAN NOT NULL,
+        first_seen TIMESTAMP_MS NOT NULL,
+        last_seen TIMESTAMP_MS NOT NULL,
+        seen UBIGINT NOT NULL,
+        first_sensor UINTEGER NOT NULL,
+        proto UTINYINT NOT NULL,
+        port USMALLINT NOT NULL
+      )`,
+      // Requests that a honeypot sensor listen on a port until a time (delivered with heartbeats).
+      `CREATE TABLE retasks (
+        sensor UINTEGER NOT NULL,
+        proto UTINYINT NOT NULL,
+        port USMALLINT NOT NULL,
+        until TIMESTAMP_MS NOT NULL,
+        created TIMESTAMP_MS NOT NULL,
+        reason VARCHAR NOT NULL,
+        PRIMARY KEY (sensor, proto, port)
+      )`,
+    ],
+  },
 ];

@@ -1,9 +1,9 @@
 // The embedded state store: sensors (and later subscribers, incidents, alerts) in the same DuckDB file.
 
 import { randomBytes } from 'node:crypto';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import { PortentError } from '../../core/errors.ts';
-import type { Sensor, SensorWithSecret, StateStore } from '../state-store.ts';
+import type { Retask, Sample, Sensor, SensorStatus, SensorWithSecret, StateStore } from '../state-store.ts';
 import type { DuckDBDatabase } from './database.ts';
 
 const SENSOR_COLUMNS = 'num, id, name, epoch_ms(created)::DOUBLE, epoch_ms(revoked)::DOUBLE';
@@ -15,6 +15,10 @@ const toSensor = (r: unknown[]): Sensor => ({
   created: Number(r[3]),
   revoked: r[4] === null ? null : Number(r[4]),
 });
+
+/** A BLOB parameter: DuckDB's node API takes blobs as DuckDBBlobValue. */
+const blob = (bytes: Buffer) =>
+  new DuckDBBlobValue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 /** Sensor names are shown in logs and dashboards: printable, short, no surprises. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -98,6 +102,88 @@ export class DuckDBStateStore implements StateStore {
       s.revoked = now;
     }
     return s;
+  }
+
+  async recordHeartbeat(sensor: number, st: SensorStatus): Promise<void> {
+    await this.#writer.run(
+      `INSERT OR REPLACE INTO sensor_status VALUES ($1, epoch_ms($2::BIGINT), epoch_ms($3::BIGINT), $4, $5)`,
+      [sensor, st.lastHeartbeat, st.lastBatch, st.clockOffsetMs, st.health],
+    );
+  }
+
+  async sensorStatuses(): Promise<Map<number, SensorStatus>> {
+    const r = await this.#db.reader.runAndReadAll(
+      'SELECT sensor, epoch_ms(last_heartbeat)::DOUBLE, epoch_ms(last_batch)::DOUBLE, clock_offset_ms::DOUBLE, health FROM sensor_status',
+    );
+    const orNull = (v: unknown): number | null => (v === null ? null : Number(v));
+    return new Map(
+      r.getRows().map((row) => [
+        Number(row[0]),
+        {
+          lastHeartbeat: orNull(row[1]),
+          lastBatch: orNull(row[2]),
+          clockOffsetMs: orNull(row[3]),
+          health: row[4] === null ? null : String(row[4]),
+        },
+      ]),
+    );
+  }
+
+  async addSamples(
+    sensor: number,
+    samples: Omit<Sample, 'seen' | 'firstSensor' | 'lastSeen'>[],
+  ): Promise<void> {
+    for (const s of samples) {
+      await this.#writer.run(
+        `INSERT INTO samples VALUES ($1, $2::BLOB, $3, epoch_ms($4::BIGINT), epoch_ms($4::BIGINT), 1, $5, $6, $7)
+         ON CONFLICT (sha256) DO UPDATE SET seen = seen + 1,
+           last_seen = greatest(last_seen, excluded.last_seen), first_seen = least(first_seen, excluded.first_seen)`,
+        [s.sha256, blob(s.bytes), s.truncated, s.firstSeen, sensor, s.proto, s.port],
+      );
+    }
+  }
+
+  async sample(sha256: string): Promise<Sample | null> {
+    const r = await this.#db.reader.runAndReadAll(
+      `SELECT sha256, bytes, truncated, epoch_ms(first_seen)::DOUBLE, epoch_ms(last_seen)::DOUBLE, seen::DOUBLE,
+         first_sensor, proto, port FROM samples WHERE sha256 = $1`,
+      [sha256],
+    );
+    const row = r.getRows()[0];
+    if (row === undefined) return null;
+    return {
+      sha256: String(row[0]),
+      bytes: Buffer.from((row[1] as { bytes: Uint8Array }).bytes),
+      truncated: Boolean(row[2]),
+      firstSeen: Number(row[3]),
+      lastSeen: Number(row[4]),
+      seen: Number(row[5]),
+      firstSensor: Number(row[6]),
+      proto: Number(row[7]),
+      port: Number(row[8]),
+    };
+  }
+
+  async retask(sensor: number, t: Retask, now: number): Promise<void> {
+    await this.#writer.run(
+      `INSERT INTO retasks VALUES ($1, $2, $3, epoch_ms($4::BIGINT), epoch_ms($5::BIGINT), $6)
+       ON CONFLICT (sensor, proto, port) DO UPDATE SET until = greatest(until, excluded.until), reason = excluded.reason`,
+      [sensor, t.proto, t.port, t.until, now, t.reason],
+    );
+  }
+
+  async retasks(sensor: number, now: number): Promise<Retask[]> {
+    const r = await this.#db.reader.runAndReadAll(
+      `SELECT proto, port, epoch_ms(until)::DOUBLE, reason FROM retasks
+       WHERE sensor = $1 AND until > epoch_ms($2::BIGINT) ORDER BY proto, port`,
+      [sensor, now],
+    );
+    return r.getRows().map((row) => ({
+      proto: Number(row[0]),
+      port: Number(row[1]),
+      until: Number(row[2]),
+      reason: String(row[3]),
+    }));
   }
 
   async close(): Promise<void> {}
