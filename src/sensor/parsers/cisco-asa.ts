@@ -5,7 +5,15 @@
 // translations, teardowns) is a skip that names the message id.
 
 import type { ActionName } from '../../core/event.ts';
-import { address, firewallEvent, protoNumber, scoreSample, tcpFlagFromWord, uint } from './fields.ts';
+import {
+  address,
+  eventResult,
+  firewallEvent,
+  protoNumber,
+  scoreSample,
+  tcpFlagFromWord,
+  uint,
+} from './fields.ts';
 import { monthAt, SyslogClock } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
@@ -250,10 +258,9 @@ class CiscoAsaParser implements LineParser {
     }
     const c = read(text.slice(tag.index + tag[0].length));
     if (c === null) return { kind: 'error', message: `ASA message ${id} in an unexpected shape` };
-    if (c.src.addr === '::') return { kind: 'skip', reason: 'unspecified source address (::)' };
-    return {
-      kind: 'event',
-      event: firewallEvent(
+    return eventResult(
+      this.now,
+      firewallEvent(
         time,
         c.src.addr,
         c.src.port,
@@ -268,7 +275,7 @@ class CiscoAsaParser implements LineParser {
         null,
         c.count,
       ),
-    };
+    );
   }
 }
 

@@ -4,7 +4,8 @@
 // pieces; they return null or -1 instead of throwing, because every input is hostile.
 
 import { formatAddress, parseAddress } from '../../core/address.ts';
-import type { ActionName, PortentEvent } from '../../core/event.ts';
+import { EVENT_LIMITS, type ActionName, type PortentEvent } from '../../core/event.ts';
+import type { ParseResult } from './types.ts';
 
 const scratch = new Uint32Array(4);
 
@@ -177,6 +178,26 @@ export function firewallEvent(
     count,
     sampling: 1,
   };
+}
+
+/**
+ * The event as a result, or an error when the collector would refuse it (it refuses a whole batch
+ * for one bad event): a time before 1990 or more than 24 h after `now`, or the unspecified address.
+ */
+export function eventResult(now: number, e: PortentEvent): ParseResult {
+  if (e.time < EVENT_LIMITS.minTime)
+    return { kind: 'error', message: `time ${isoText(e.time)} is before 1990` };
+  if (e.time > now + EVENT_LIMITS.maxFutureMs) {
+    return { kind: 'error', message: `time ${isoText(e.time)} is more than 24 h in the future` };
+  }
+  if (e.src === '::') return { kind: 'error', message: 'source address is the unspecified address ::' };
+  if (e.dst === '::') return { kind: 'error', message: 'destination address is the unspecified address ::' };
+  return { kind: 'event', event: e };
+}
+
+function isoText(t: number): string {
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? String(t) : d.toISOString();
 }
 
 /** TCP flag bits from letters as pf, Windows and tcpdump print them (S A F R P U E W/C; "." is ACK). */

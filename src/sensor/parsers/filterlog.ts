@@ -6,7 +6,15 @@
 // UDP: ports, data length; ICMP: a type word and type-specific data).
 
 import type { ActionName } from '../../core/event.ts';
-import { address, firewallEvent, protoNumber, scoreSample, tcpFlagsFromLetters, uint } from './fields.ts';
+import {
+  address,
+  eventResult,
+  firewallEvent,
+  protoNumber,
+  scoreSample,
+  tcpFlagsFromLetters,
+  uint,
+} from './fields.ts';
 import { SyslogClock } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
@@ -149,7 +157,6 @@ class FilterlogParser implements LineParser {
     const dst = address(f[p + 1]);
     if (src === null || dst === null)
       return { kind: 'error', message: 'source or destination is not an IP address' };
-    if (src === '::') return { kind: 'skip', reason: 'unspecified source address (::)' };
 
     let srcPort = 0;
     let dstPort = 0;
@@ -179,9 +186,9 @@ class FilterlogParser implements LineParser {
         dstPort = type[1];
       }
     }
-    return {
-      kind: 'event',
-      event: firewallEvent(
+    return eventResult(
+      this.now,
+      firewallEvent(
         time,
         src,
         srcPort,
@@ -196,7 +203,7 @@ class FilterlogParser implements LineParser {
         seq,
         1,
       ),
-    };
+    );
   }
 }
 

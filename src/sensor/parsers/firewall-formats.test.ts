@@ -232,6 +232,20 @@ test('BSD stamps: a December line read in January is from last year; Feb 29 goes
   assert.equal(eventOf(netfilterFormat, line('Jan  1 08:00:00'), tokyo).time, Date.UTC(2025, 11, 31, 23));
 });
 
+test('events the collector would refuse are errors: before 1990, a day ahead, the address ::', () => {
+  const body = 'IN=eth0 OUT= SRC=198.51.100.7 DST=192.0.2.10 LEN=40 TTL=1 ID=1 PROTO=UDP SPT=1 DPT=2';
+  const parser = netfilterFormat.create(ctx);
+  for (const line of [
+    `1985-01-01T00:00:00Z h kernel: ${body}`,
+    `2026-01-17T00:00:00Z h kernel: ${body}`,
+    `Jan 14 10:00:00 h kernel: ${body.replace('198.51.100.7', '0:0:0:0:0:0:0:0')}`,
+  ]) {
+    const r = parser.parse(line);
+    assert.equal(r.kind, 'error', line);
+  }
+  assert.equal(parser.parse(`2026-01-16T11:00:00Z h kernel: ${body}`).kind, 'event'); // within a day
+});
+
 test('local times: DST gaps move forward, overlaps take the first occurrence, in several zones', () => {
   const cases: [string, string, number][] = [
     // zone, local wall time, expected UTC
@@ -278,7 +292,7 @@ test('local times: every instant round-trips through its wall-clock time (proper
         }).formatToParts(t);
         const p = (type: string) => parts.find((x) => x.type === type)!.value;
         const wall = `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}:${p('second')}`;
-        const parser = pfirewallFormat.create({ now: NOW, timeZone });
+        const parser = pfirewallFormat.create({ now: Date.UTC(2036, 0, 1), timeZone });
         const r = parser.parse(`${wall} DROP UDP 198.51.100.7 192.0.2.10 1 2 40 - - - - - - - RECEIVE`);
         assert.equal(r.kind, 'event', wall);
         const got = (r as { event: PortentEvent }).event.time;

@@ -8,6 +8,7 @@ import type { ActionName } from '../../core/event.ts';
 import {
   actionFromWords,
   address,
+  eventResult,
   firewallEvent,
   protoNumber,
   scoreSample,
@@ -84,7 +85,6 @@ class MikrotikParser implements LineParser {
     const dst = endpoint(p[4]);
     if (src === null || dst === null)
       return { kind: 'error', message: 'source or destination is not an address' };
-    if (src.addr === '::') return { kind: 'skip', reason: 'unspecified source address (::)' };
     let flags = 0;
     let srcPort = src.port;
     let dstPort = dst.port;
@@ -100,9 +100,9 @@ class MikrotikParser implements LineParser {
     const chainStart = rec.index + (rec[0].length - rec[0].trimStart().length);
     const action: ActionName =
       actionFromWords(this.prefixOf(text, chainStart)) ?? (chain === 'input' ? 'blocked' : 'unknown');
-    return {
-      kind: 'event',
-      event: firewallEvent(
+    return eventResult(
+      this.now,
+      firewallEvent(
         time,
         src.addr,
         srcPort,
@@ -117,7 +117,7 @@ class MikrotikParser implements LineParser {
         null,
         1,
       ),
-    };
+    );
   }
 
   /** The log prefix: the words between the topics ("firewall,info") and the chain. */

@@ -5,7 +5,7 @@
 // split, and no string is cut except the addresses that go into the event.
 
 import type { ActionName } from '../../core/event.ts';
-import { actionFromWords, addressAt, firewallEvent, scoreSample, uintAt } from './fields.ts';
+import { actionFromWords, addressAt, eventResult, firewallEvent, scoreSample, uintAt } from './fields.ts';
 import { digitsAt, monthAt, SyslogClock } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
@@ -45,7 +45,6 @@ const SKIP_LONG: ParseResult = { kind: 'skip', reason: `line longer than ${MAX_L
 const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a netfilter log line' };
 const SKIP_ARP: ParseResult = { kind: 'skip', reason: 'ARP packet: no IP addresses' };
 const SKIP_EXPORT: ParseResult = { kind: 'skip', reason: 'journal export field' };
-const SKIP_UNSPECIFIED: ParseResult = { kind: 'skip', reason: 'unspecified source address (::)' };
 
 /** True when u[start, end) spells `word`. */
 function equalsAt16(u: Uint16Array, start: number, end: number, word: string): boolean {
@@ -448,7 +447,6 @@ class NetfilterParser implements LineParser {
       ? line.slice(srcStart, srcEnd)
       : addressAt(line, srcStart, srcEnd);
     if (src === null) return { kind: 'error', message: 'SRC= is not an IP address' };
-    if (src === '::') return SKIP_UNSPECIFIED;
     const dst = isV4At16(u, dstStart, dstEnd)
       ? line.slice(dstStart, dstEnd)
       : addressAt(line, dstStart, dstEnd);
@@ -456,10 +454,10 @@ class NetfilterParser implements LineParser {
     const action = this.prefixActionAt(line, u, prefixStart, bodyStart);
     // Without a word in the prefix, a LOG rule on INPUT (in, not out) logs what is about to be dropped.
     const act: ActionName = action ?? (inSet && !outSet ? 'blocked' : 'unknown');
-    return {
-      kind: 'event',
-      event: firewallEvent(time, src, srcPort, dst, dstPort, proto, flags, act, ipId, ttl, window, seq, 1),
-    };
+    return eventResult(
+      this.now,
+      firewallEvent(time, src, srcPort, dst, dstPort, proto, flags, act, ipId, ttl, window, seq, 1),
+    );
   }
 
   private prefixActionAt(line: string, u: Uint16Array, start: number, end: number): ActionName | null {

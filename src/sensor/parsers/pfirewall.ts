@@ -5,7 +5,15 @@
 // (the log is rewritten on rotation), so one parser follows a whole stream.
 
 import type { ActionName } from '../../core/event.ts';
-import { address, firewallEvent, protoNumber, scoreSample, tcpFlagsFromLetters, uint } from './fields.ts';
+import {
+  address,
+  eventResult,
+  firewallEvent,
+  protoNumber,
+  scoreSample,
+  tcpFlagsFromLetters,
+  uint,
+} from './fields.ts';
 import { digitsAt, SyslogClock } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
@@ -60,11 +68,13 @@ const SKIP_HEADER: ParseResult = { kind: 'skip', reason: 'W3C header line' };
 class PfirewallParser implements LineParser {
   readonly format = 'pfirewall' as const;
   private readonly clock: SyslogClock;
+  private readonly now: number;
   private columns = columnsOf(DEFAULT_FIELDS);
   private utc = false;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
+    this.now = ctx.now;
   }
 
   parse(line: string): ParseResult {
@@ -97,7 +107,6 @@ class PfirewallParser implements LineParser {
     const dst = address(get(c.dstIp));
     if (src === null || dst === null)
       return { kind: 'error', message: 'source or destination is not an IP address' };
-    if (src === '::') return { kind: 'skip', reason: 'unspecified source address (::)' };
     let srcPort: number;
     let dstPort: number;
     if (proto === 1 || proto === 58) {
@@ -114,24 +123,10 @@ class PfirewallParser implements LineParser {
     const flags = proto === 6 && flagText !== '-' ? tcpFlagsFromLetters(flagText) : 0;
     const seq = proto === 6 ? (optional(get(c.tcpsyn), 0xffffffff) ?? null) : null;
     const window = proto === 6 ? (optional(get(c.tcpwin), 65535) ?? null) : null;
-    return {
-      kind: 'event',
-      event: firewallEvent(
-        time,
-        src,
-        srcPort,
-        dst,
-        dstPort,
-        proto,
-        flags,
-        action,
-        null,
-        null,
-        window,
-        seq,
-        1,
-      ),
-    };
+    return eventResult(
+      this.now,
+      firewallEvent(time, src, srcPort, dst, dstPort, proto, flags, action, null, null, window, seq, 1),
+    );
   }
 
   private header(line: string): ParseResult {

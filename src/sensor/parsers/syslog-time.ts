@@ -236,11 +236,10 @@ export class SyslogClock {
     if (key === this.lastDayKey) return this.lastDayBase;
     if (month0 < 0 || month0 > 11 || d < 1 || d > 31) return Number.NaN;
     let y = this.nowYear;
-    let base = Date.UTC(y, month0, d);
-    if (base > this.nowWall + FUTURE_SLACK) y--;
+    if (Date.UTC(y, month0, d) > this.nowWall + FUTURE_SLACK) y--;
     while (d > daysInMonth(y, month0) && y > this.nowYear - 8) y--;
     if (d > daysInMonth(y, month0) || y < MIN_YEAR) return Number.NaN;
-    base = Date.UTC(y, month0, d);
+    const base = Date.UTC(y, month0, d);
     this.lastDayKey = key;
     this.lastDayBase = base;
     return base;
