@@ -1,7 +1,7 @@
 // Linux netfilter LOG lines (iptables, nftables, ufw, firewalld, UniFi, Proxmox) in every framing: BSD or RFC 3339 syslog, RFC 5424, bare kernel lines, dmesg -T, DShield's epoch prefix, journalctl JSON and export.
 //
 // This is the sensor's busiest parser (a firewall under a scan logs thousands of lines a second),
-// so the key=value body is read in one pass of indexOf and charCodeAt: no regular expressions, no
+// so the key=value body is read in one pass over the line's code units: no regular expressions, no
 // split, and no string is cut except the addresses that go into the event.
 
 import type { ActionName } from '../../core/event.ts';
