@@ -207,8 +207,9 @@ class FilterlogParser implements LineParser {
   }
 }
 
+/** "filterlog", its tag ending, then rule, sub rule, anchor, tracker, interface, reason, action, direction, IP version. */
 const LINE_PATTERN =
-  /filterlog(?:\[\d+\])?(?::| \S+ \S+ (?:-|\[.*\])) ?\d*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,(?:block|pass|reject|[a-z-]+),(?:in|out),[46],/;
+  /filterlog(?:\[\d+\])?(?::| \S+ \S+ (?:-|(?:\[[^\]]*\])+)) ?\d*,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[a-z-]+,(?:in|out),[46],/;
 
 export const filterlogFormat: LineFormat = {
   name: 'filterlog',

@@ -554,12 +554,16 @@ class NetfilterParser implements LineParser {
   }
 }
 
-const LINE_PATTERN = /\bSRC=[0-9a-fA-F:.]+ DST=[0-9a-fA-F:.]+ .*PROTO=/;
+const LINE_PATTERN = /\bSRC=[0-9a-fA-F:.]+ DST=[0-9a-fA-F:.]+ /;
 
 export const netfilterFormat: LineFormat = {
   name: 'netfilter',
   detect(sample) {
-    return scoreSample(sample, (line) => LINE_PATTERN.test(line), 'netfilter LOG (iptables/nftables/ufw)');
+    return scoreSample(
+      sample,
+      (line) => LINE_PATTERN.test(line) && line.includes(' PROTO='),
+      'netfilter LOG (iptables/nftables/ufw)',
+    );
   },
   create(ctx) {
     return new NetfilterParser(ctx);
