@@ -35,6 +35,9 @@ const K_UDP = key3('UDP');
 const K_ESP = key3('ESP');
 const K_GRE = key3('GRE');
 
+/** UTF-16LE bytes read as a Uint16Array are the code units only on a little-endian machine. */
+const LITTLE_ENDIAN = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
+
 /** Code units kept for copies of lines; a longer line (up to MAX_LINE) grows the array. */
 const UNITS = 8192;
 /** A netfilter line is under 1 KB even with a long prefix and options; past this it is not one. */
@@ -196,7 +199,8 @@ class NetfilterParser implements LineParser {
       this.units = new Uint16Array(len + 1);
       this.unitBytes = Buffer.from(this.units.buffer);
     }
-    this.unitBytes.write(line, 0, 'utf16le');
+    if (LITTLE_ENDIAN) this.unitBytes.write(line, 0, 'utf16le');
+    else for (let i = 0; i < len; i++) this.units[i] = line.charCodeAt(i);
     this.units[len] = 0;
     return this.units;
   }
