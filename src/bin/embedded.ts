@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { PortentConfig } from '../config/schema.ts';
+import { HpfeedsBroker } from '../collector/compat/hpfeeds.ts';
 import { buildApp, type PortentApp } from '../server/app.ts';
 import { DuckDBDatabase } from '../storage/duckdb/database.ts';
 import { DuckDBEventStore } from '../storage/duckdb/event-store.ts';
@@ -46,6 +47,8 @@ export async function openEmbeddedStores(config: PortentConfig): Promise<Embedde
 export interface RunningServer extends PortentApp {
   url: string;
   stores: EmbeddedStores;
+  /** The hpfeeds broker and its address, when hpfeeds.enabled. */
+  hpfeeds: { broker: HpfeedsBroker; host: string; port: number } | null;
   /** Stops accepting, waits for queued batches to become durable, flushes rollups, closes the file. */
   stop(): Promise<void>;
 }
@@ -76,6 +79,16 @@ export async function startEmbeddedServer(
       adminToken: config.server.admin_token,
       sensorStaleAfterMs: config.collector.sensor_stale_after,
     },
+    dshield: config.dshield.enabled
+      ? {
+          maxBodyBytes: config.dshield.max_body_bytes,
+          maxRecords: config.dshield.max_records,
+          nonceMemoryMs: config.dshield.nonce_memory,
+          maxRememberedNonces: config.dshield.max_remembered_nonces,
+          sensorEventsPerS: config.collector.sensor_events_per_s,
+          sensorBurstEvents: config.collector.sensor_burst_events,
+        }
+      : undefined,
   });
   const log = logger || pino({ level: 'silent' });
   const background = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
@@ -87,10 +100,39 @@ export async function startEmbeddedServer(
       log.error({ err }, `${what} failed; it will be tried again.`);
     }
   };
+  const h = config.hpfeeds;
+  const broker = h.enabled
+    ? new HpfeedsBroker({
+        state: stores.state,
+        writer: built.writer,
+        clock,
+        metrics: built.metrics,
+        log,
+        options: {
+          host: h.listen_host,
+          port: h.listen_port,
+          brokerName: h.broker_name,
+          maxConnections: h.max_connections,
+          maxMessageBytes: h.max_message_bytes,
+          maxMessagesPerS: h.max_messages_per_s,
+          batchMaxEvents: h.batch_max_events,
+          batchMaxDelayMs: h.batch_max_delay,
+          authTimeoutMs: h.auth_timeout,
+          idleTimeoutMs: h.idle_timeout,
+        },
+      })
+    : null;
+  let hpfeeds: RunningServer['hpfeeds'] = null;
   try {
     await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
+    if (broker !== null) {
+      const a = await broker.listen();
+      hpfeeds = { broker, host: a.address, port: a.port };
+      log.info({ host: a.address, port: a.port }, 'hpfeeds broker listening.');
+    }
   } catch (err) {
-    // Nothing else may keep the process (or the store file) alive when the port is taken.
+    // Nothing else may keep the process (or the store file) alive when a port is taken.
+    await broker?.close();
     await built.app.close();
     await stores.close();
     throw err;
@@ -125,9 +167,12 @@ export async function startEmbeddedServer(
     ...built,
     url: `http://${host}:${addr.port}`,
     stores,
+    hpfeeds,
     stop() {
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
+        // The broker hands what its connections have read to the writer before the writer closes.
+        await broker?.close();
         await built.writer.close();
         await built.app.close();
         await stores.close();

@@ -49,6 +49,26 @@ const DEFAULTS: PortentConfig = {
     duckdb_threads: 0,
     duckdb_memory_limit: 512 * 1024 ** 2,
   },
+  dshield: {
+    enabled: false,
+    max_body_bytes: 16 * 1024 * 1024,
+    max_records: 100_000,
+    nonce_memory: 86_400_000,
+    max_remembered_nonces: 200_000,
+  },
+  hpfeeds: {
+    enabled: false,
+    listen_host: '127.0.0.1',
+    listen_port: 10000,
+    broker_name: 'portent',
+    max_connections: 64,
+    max_message_bytes: 1024 * 1024,
+    max_messages_per_s: 1000,
+    batch_max_events: 1000,
+    batch_max_delay: 1000,
+    auth_timeout: 10_000,
+    idle_timeout: 3_600_000,
+  },
 };
 
 /** DEFAULTS with some keys changed: { 'server.listen_port': 0 }. */
@@ -128,7 +148,7 @@ const cases: Case[] = [
     yaml: 'metrics: {}\n',
     code: 'CONFIG_INVALID',
     problems: [
-      'FILE:1:1: metrics: unknown section "metrics"; the sections here are server, collector, storage',
+      'FILE:1:1: metrics: unknown section "metrics"; the sections here are server, collector, storage, dshield, hpfeeds',
     ],
   },
   {
@@ -136,7 +156,7 @@ const cases: Case[] = [
     yaml: 'listen_port: 8470\n',
     code: 'CONFIG_INVALID',
     problems: [
-      'FILE:1:1: listen_port: unknown section "listen_port" — it is a key of the server section; put it under "server:"',
+      'FILE:1:1: listen_port: unknown section "listen_port" — it is a key of the server and hpfeeds sections; put it under "server:" or "hpfeeds:"',
     ],
   },
   {
@@ -182,7 +202,7 @@ const cases: Case[] = [
     yaml: '- server\n- storage\n',
     code: 'CONFIG_INVALID',
     problems: [
-      'FILE:1:1: the configuration must be a mapping of sections (server, collector, storage); got a list',
+      'FILE:1:1: the configuration must be a mapping of sections (server, collector, storage, dshield, hpfeeds); got a list',
     ],
   },
   {

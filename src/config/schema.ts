@@ -2,6 +2,7 @@
 
 import Type, { type Static, type StaticDecode } from 'typebox';
 import { CollectorConfigSchema } from '../collector/config.ts';
+import { DShieldConfigSchema, HpfeedsConfigSchema } from '../collector/compat/config.ts';
 import { ServerConfigSchema } from '../server/config.ts';
 import { StorageConfigSchema } from '../storage/config.ts';
 
@@ -13,6 +14,8 @@ export const CONFIG_SECTIONS = {
   server: ServerConfigSchema,
   collector: CollectorConfigSchema,
   storage: StorageConfigSchema,
+  dshield: DShieldConfigSchema,
+  hpfeeds: HpfeedsConfigSchema,
 };
 
 /** Schema of a whole configuration file. */

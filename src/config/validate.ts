@@ -104,11 +104,13 @@ function unknownKey(
   const homes = sections
     .filter(([, s]) => isObjectNode(s) && Object.hasOwn(s.properties, key))
     .map(([n]) => n);
+  const where = `the ${homes.join(' and ')} section${homes.length > 1 ? 's' : ''}`;
+  const under = homes.map((h) => `"${h}:"`).join(' or ');
   if (homes.length > 0 && path.length === 0) {
-    return `unknown section "${key}" — it is a key of the ${homes.join(' and ')} section; put it under "${homes[0]}:"`;
+    return `unknown section "${key}" — it is a key of ${where}; put it under ${under}`;
   }
   if (homes.length > 0 && path.length === 1) {
-    return `unknown key "${key}" — it belongs in the ${homes.join(' and ')} section; move it under "${homes[0]}:"`;
+    return `unknown key "${key}" — it belongs in ${where}; move it under ${under}`;
   }
   return `unknown ${what} "${key}"; the ${what}s here are ${known.join(', ')}`;
 }

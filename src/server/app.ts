@@ -12,6 +12,7 @@ import { PortentError, MAX_REPORTED_PROBLEMS, type ErrorCode } from '../core/err
 import { apiRoutes } from '../api/routes.ts';
 import { collectorRoutes, type CollectorOptions } from '../collector/routes.ts';
 import { GroupWriter } from '../collector/group-writer.ts';
+import { dshieldRoutes, type DShieldOptions } from '../collector/compat/dshield.ts';
 import type { EventStore } from '../storage/event-store.ts';
 import type { StateStore } from '../storage/state-store.ts';
 import { ServerMetrics } from './metrics.ts';
@@ -21,6 +22,8 @@ export interface AppOptions {
   state: StateStore;
   clock: Clock;
   collector: CollectorOptions;
+  /** The DShield-compatible /submitapi/ route; absent, it is not served. */
+  dshield?: DShieldOptions;
   /** Batches accepted but not yet durable before the collector answers 503. */
   maxPendingBatches: number;
   version: string;
@@ -113,6 +116,14 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
     metrics,
     options: opts.collector,
   });
+  if (opts.dshield !== undefined)
+    await dshieldRoutes(app, {
+      state: opts.state,
+      writer,
+      clock: opts.clock,
+      metrics,
+      options: opts.dshield,
+    });
   await apiRoutes(app, {
     events: opts.events,
     clock: opts.clock,
