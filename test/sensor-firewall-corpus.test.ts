@@ -68,6 +68,10 @@ const FILES: [string, FormatName, number, number, number][] = [
   ['crowdsec-hub-tests/mikrotik-scan-multi_ports__mikrotik-scan-multi_ports.log', 'mikrotik', 19, 0, 0],
   // 8 connection records among 87 lines of failover, AAA, VPN, NAT and teardown messages.
   ['wazuh-ruleset-fixtures/cisco_asa.lines.log', 'cisco-asa', 8, 79, 0],
+  // A TCP drop, a link-local IPv6 drop, a connection opened; NAT, VPN, login and web-filter messages.
+  ['wazuh-ruleset-fixtures/SonicWall.lines.log', 'sonicwall', 3, 5, 0],
+  // One full Drop record; the others are VPN, IKE and management actions, several cut short ("...").
+  ['wazuh-ruleset-fixtures/checkpoint_smart1.lines.log', 'checkpoint', 1, 17, 0],
 ];
 
 for (const [file, format, events, skips, errors] of FILES) {
@@ -112,15 +116,21 @@ test('corpus: adrienre logs both directions; OUTPUT lines are not called blocked
 
 test('corpus: detection never takes a file of another format for a firewall format', async (t) => {
   if (CORPUS === null) return t.skip(NO_CORPUS);
-  const ours = new Set<FormatName>(['netfilter', 'filterlog', 'pfirewall', 'cisco-asa', 'mikrotik']);
+  const ours = new Set<FormatName>([
+    'netfilter',
+    'filterlog',
+    'pfirewall',
+    'cisco-asa',
+    'mikrotik',
+    'sonicwall',
+    'checkpoint',
+  ]);
   const others = [
     'crowdsec-hub-tests/tcpdump-logs__tcpdump-logs.log',
     'crowdsec-hub-tests/windows-logs__windows-logs.log',
     'crowdsec-hub-tests/cowrie-logs__cowrie-logs.log',
     'crowdsec-hub-tests/suricata-eve-detect__suricata-eve-detect.log',
     'crowdsec-hub-tests/suricata-logs-evelog__suricata-logs-evelog.log',
-    'wazuh-ruleset-fixtures/SonicWall.lines.log',
-    'wazuh-ruleset-fixtures/checkpoint_smart1.lines.log',
     'wazuh-ruleset-fixtures/netscreen.lines.log',
     'wazuh-ruleset-fixtures/firewalld.lines.log',
     'kareiva-cowrie-logs/cowrie.json.2018-05-06',

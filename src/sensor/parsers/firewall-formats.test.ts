@@ -1,4 +1,4 @@
-// Golden, detection, field and fuzz tests of the text firewall parsers: netfilter, filterlog, pfirewall, Cisco ASA, MikroTik.
+// Golden, detection, field and fuzz tests of the text firewall parsers: netfilter, filterlog, pfirewall, Cisco ASA, MikroTik, SonicWall, Check Point.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import type { PortentEvent } from '../../core/event.ts';
 import { assertCollectorAccepts } from '../../../test/helpers/collector-accepts.ts';
 import { assertGolden } from '../../../test/helpers/golden-json.ts';
+import { checkpointFormat } from './checkpoint.ts';
 import { ciscoAsaFormat } from './cisco-asa.ts';
 import { address } from './fields.ts';
 import { filterlogFormat } from './filterlog.ts';
@@ -14,6 +15,7 @@ import { detectFormat } from './index.ts';
 import { mikrotikFormat } from './mikrotik.ts';
 import { netfilterFormat } from './netfilter.ts';
 import { pfirewallFormat } from './pfirewall.ts';
+import { sonicwallFormat } from './sonicwall.ts';
 import type { LineFormat, ParseResult } from './types.ts';
 
 /** Mid-January, so a "Dec 31" stamp is last year's, in a zone with DST so local times are converted. */
@@ -28,6 +30,8 @@ const FORMATS: LineFormat[] = [
   pfirewallFormat,
   ciscoAsaFormat,
   mikrotikFormat,
+  sonicwallFormat,
+  checkpointFormat,
 ];
 
 function fixtureLines(format: string, file: string): string[] {

@@ -1,5 +1,6 @@
 // The registry of line formats and auto-detection: picks the format that best explains a file's first lines.
 
+import { checkpointFormat } from './checkpoint.ts';
 import { ciscoAsaFormat } from './cisco-asa.ts';
 import { cowrie } from './cowrie.ts';
 import { dionaea } from './dionaea.ts';
@@ -8,6 +9,7 @@ import { mikrotikFormat } from './mikrotik.ts';
 import { netfilterFormat } from './netfilter.ts';
 import { opencanary } from './opencanary.ts';
 import { pfirewallFormat } from './pfirewall.ts';
+import { sonicwallFormat } from './sonicwall.ts';
 import { suricataEve } from './suricata-eve.ts';
 import { zeekConn, zeekConnJson } from './zeek-conn.ts';
 import type { FormatName, LineFormat } from './types.ts';
@@ -25,6 +27,8 @@ export const LINE_FORMATS: readonly LineFormat[] = [
   pfirewallFormat,
   ciscoAsaFormat,
   mikrotikFormat,
+  sonicwallFormat,
+  checkpointFormat,
 ];
 
 export interface Detection {

@@ -20,6 +20,8 @@ export type FormatName =
   | 'opencanary' // OpenCanary JSON
   | 'cisco-asa' // Cisco ASA %ASA- lines
   | 'mikrotik' // MikroTik RouterOS firewall log lines
+  | 'sonicwall' // SonicWall SonicOS key=value syslog
+  | 'checkpoint' // Check Point Log Exporter syslog
   | 'pcap'; // pcap / pcapng capture files (binary, see ../capture)
 
 export type ParseResult =
