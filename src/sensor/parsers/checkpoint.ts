@@ -80,8 +80,8 @@ class CheckpointParser implements LineParser {
     const src = address(f.get('src') ?? '');
     const dst = address(f.get('dst') ?? '');
     if (src === null || dst === null) return { kind: 'error', message: 'unreadable src or dst' };
-    let srcPort = 0;
-    let dstPort = 0;
+    let srcPort: number;
+    let dstPort: number;
     if (proto === 1 || proto === 58) {
       srcPort = Math.max(0, uint(f.get('icmp_type') ?? '0', 255));
       dstPort = Math.max(0, uint(f.get('icmp_code') ?? '0', 255));
