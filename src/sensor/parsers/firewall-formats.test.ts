@@ -236,6 +236,29 @@ test('BSD stamps: a December line read in January is from last year; Feb 29 goes
   assert.equal(eventOf(netfilterFormat, line('Jan  1 08:00:00'), tokyo).time, Date.UTC(2025, 11, 31, 23));
 });
 
+test('netfilter: BSD stamp shapes, and broken ones as errors', () => {
+  const body =
+    'h kernel: IN=eth0 OUT= SRC=198.51.100.7 DST=192.0.2.10 LEN=40 TTL=1 ID=1 PROTO=UDP SPT=1 DPT=2';
+  const utc = { now: NOW, timeZone: 'UTC' };
+  const cases: [string, number | null][] = [
+    ['Jan  2 03:04:05', Date.UTC(2026, 0, 2, 3, 4, 5)],
+    ['Jan 02 03:04:05', Date.UTC(2026, 0, 2, 3, 4, 5)],
+    ['jan 14 03:04:05.5', Date.UTC(2026, 0, 14, 3, 4, 5, 500)],
+    ['Jan 14 03:04:05.123456789', Date.UTC(2026, 0, 14, 3, 4, 5, 123)],
+    ['Jan 14 2026 03:04:05', Date.UTC(2026, 0, 14, 3, 4, 5)],
+    ['Jan 14 1::04:05', null],
+    ['Jan 14 24:00:00', null],
+    ['Jan 1x 03:04:05', null],
+    ['Feb 30 03:04:05', null],
+    ['Jan 14 03:04', null],
+  ];
+  for (const [stamp, expected] of cases) {
+    const r = netfilterFormat.create(utc).parse(`${stamp} ${body}`);
+    if (expected === null) assert.equal(r.kind, 'error', stamp);
+    else assert.equal(r.kind === 'event' && r.event.time, expected, stamp);
+  }
+});
+
 test('events the collector would refuse are errors: before 1990, a day ahead, the address ::', () => {
   const body = 'IN=eth0 OUT= SRC=198.51.100.7 DST=192.0.2.10 LEN=40 TTL=1 ID=1 PROTO=UDP SPT=1 DPT=2';
   const parser = netfilterFormat.create(ctx);

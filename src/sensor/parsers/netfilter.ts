@@ -151,6 +151,27 @@ function readUint(u: Uint16Array, len: number, v: number, max: number): number {
   return i === v || i - v > 10 || n > max ? -1 : n;
 }
 
+/** True when the units at "hh:mm:ss" starting at `at` are digits where the digits go. */
+function clockDigits(u: Uint16Array, at: number): boolean {
+  return (
+    isDigit(u[at]) &&
+    isDigit(u[at + 1]) &&
+    isDigit(u[at + 3]) &&
+    isDigit(u[at + 4]) &&
+    isDigit(u[at + 6]) &&
+    isDigit(u[at + 7])
+  );
+}
+
+/** Month 0..11 of the three letters u[0..2] (their case ignored); the caller knows they are one. */
+function monthAt16(u: Uint16Array): number {
+  return MONTH_KEYS.indexOf(((u[0] | 0x20) << 16) | ((u[1] | 0x20) << 8) | (u[2] | 0x20));
+}
+
+const MONTH_KEYS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'].map(
+  key3,
+);
+
 /** Journald's microseconds since the epoch ("1768381208000000") as whole ms, or NaN. */
 function microsToMs(text: string): number {
   return /^\d{1,17}$/.test(text) ? Math.floor(Number(text) / 1000) : Number.NaN;
@@ -170,6 +191,8 @@ class NetfilterParser implements LineParser {
   /** The last log prefix seen and its action: prefixes repeat, so most lines skip the word search. */
   private lastPrefix = '';
   private lastPrefixAction: ActionName | null = null;
+  /** Where the stamp bsdStamp read ends. */
+  private stampEnd = 0;
   /** Time of the journal export record being read (its __REALTIME_TIMESTAMP), NaN outside one. */
   private exportTime = Number.NaN;
 
@@ -210,7 +233,8 @@ class NetfilterParser implements LineParser {
       this.exportTime = Number.NaN; // a blank line ends a journal export record
       return SKIP_EMPTY;
     }
-    const c0 = line.charCodeAt(0);
+    const u = this.codeUnits(line);
+    const c0 = u[0];
     let time = Number.NaN;
     let afterStamp = 0;
     let hasHost = false;
@@ -220,7 +244,7 @@ class NetfilterParser implements LineParser {
       return SKIP_EXPORT;
     }
     if (c0 === 0x4d && line.startsWith('MESSAGE=')) {
-      return this.body(line, 8, Number.isNaN(this.exportTime) ? this.now : this.exportTime, 8);
+      return this.body(line, u, 8, Number.isNaN(this.exportTime) ? this.now : this.exportTime, 8);
     }
     if (isDigit(c0)) {
       if (line.charCodeAt(4) === 0x2d) {
@@ -247,28 +271,32 @@ class NetfilterParser implements LineParser {
     } else if (c0 === 0x5b) {
       time = this.dmesgStamp(line);
       if (!Number.isNaN(time)) afterStamp = this.clock.end;
-    } else if (monthAt(line, 0) >= 0 && line.charCodeAt(3) === 0x20) {
-      time = this.clock.bsd(line, 0);
+    } else if (u[3] === 0x20 && monthAt(line, 0) >= 0) {
+      time = this.bsdStamp(u);
+      if (!Number.isNaN(time)) afterStamp = this.stampEnd;
+      else {
+        time = this.clock.bsd(line, 0); // the rarer shapes: a year after the day, a long fraction
+        afterStamp = this.clock.end;
+      }
       if (Number.isNaN(time)) return { kind: 'error', message: 'unreadable BSD syslog timestamp' };
-      afterStamp = this.clock.end;
       hasHost = true;
     }
     let prefixStart = afterStamp;
     if (hasHost) {
       // " host " after the stamp.
       let i = afterStamp;
-      while (line.charCodeAt(i) === 0x20) i++;
-      const sp = line.indexOf(' ', i);
-      prefixStart = sp < 0 ? line.length : sp + 1;
+      while (u[i] === 0x20) i++;
+      while (i < line.length && u[i] !== 0x20) i++;
+      prefixStart = i + 1;
     }
-    return this.body(line, prefixStart, Number.isNaN(time) ? this.now : time, afterStamp);
+    return this.body(line, u, prefixStart, Number.isNaN(time) ? this.now : time, afterStamp);
   }
 
   /**
    * Reads the netfilter part of a line. `from` is where the log prefix may start (after the syslog
    * stamp and host); `stampEnd` bounds the backward search for "kernel:".
    */
-  private body(line: string, from: number, time: number, stampEnd: number): ParseResult {
+  private body(line: string, u: Uint16Array, from: number, time: number, stampEnd: number): ParseResult {
     const len = line.length;
     let bodyStart = line.indexOf('IN=', from);
     if (bodyStart > from && line.charCodeAt(bodyStart - 1) !== 0x20) {
@@ -315,7 +343,6 @@ class NetfilterParser implements LineParser {
     let arp = false;
     let hasDstPort = false;
 
-    const u = this.codeUnits(line);
     let i = bodyStart;
     while (i < len) {
       const c = u[i];
@@ -484,6 +511,35 @@ class NetfilterParser implements LineParser {
     return this.lastPrefixAction;
   }
 
+  /**
+   * The common BSD stamp "Mmm dd hh:mm:ss[.ffffff] " read from the code units (the month name was
+   * checked by the caller); NaN for any other shape, which the string reader then tries.
+   */
+  private bsdStamp(u: Uint16Array): number {
+    let d = u[5] - 0x30;
+    if (u[4] !== 0x20) d += (u[4] - 0x30) * 10;
+    const h = (u[7] - 0x30) * 10 + u[8] - 0x30;
+    const mi = (u[10] - 0x30) * 10 + u[11] - 0x30;
+    const sec = (u[13] - 0x30) * 10 + u[14] - 0x30;
+    if (u[6] !== 0x20 || u[9] !== 0x3a || u[12] !== 0x3a || !clockDigits(u, 7) || !isDigit(u[5])) {
+      return Number.NaN;
+    }
+    if (u[4] !== 0x20 && !isDigit(u[4])) return Number.NaN;
+    let i = 15;
+    let ms = 0;
+    if (u[i] === 0x2e) {
+      let scale = 100;
+      for (i++; isDigit(u[i]); i++) {
+        ms += (u[i] - 0x30) * scale;
+        scale /= 10;
+      }
+      ms = Math.floor(ms);
+    }
+    if (u[i] !== 0x20) return Number.NaN;
+    this.stampEnd = i;
+    return this.clock.yearless(monthAt16(u), d, h, mi, sec, ms);
+  }
+
   /** Proxmox: "vmid rule chain dd/Mon/yyyy:hh:mm:ss +zzzz " after three words; NaN if absent. */
   private proxmoxStamp(line: string): number {
     let i = 0;
@@ -554,7 +610,7 @@ class NetfilterParser implements LineParser {
     const { MESSAGE: message, __REALTIME_TIMESTAMP: realtime } = record as Record<string, unknown>;
     if (typeof message !== 'string') return SKIP_OTHER;
     const ms = typeof realtime === 'string' ? microsToMs(realtime) : Number.NaN;
-    return this.body(message, 0, Number.isNaN(ms) ? this.now : ms, 0);
+    return this.body(message, this.codeUnits(message), 0, Number.isNaN(ms) ? this.now : ms, 0);
   }
 }
 
