@@ -10,7 +10,7 @@ import type { ParseResult } from './types.ts';
 const scratch = new Uint32Array(4);
 
 /** True when s[start, end) is a strict dotted quad (no leading zeros, octets 0..255). */
-export function isV4At(s: string, start: number, end: number): boolean {
+function isV4At(s: string, start: number, end: number): boolean {
   const len = end - start;
   if (len < 7 || len > 15) return false;
   let octet = 0;
@@ -68,13 +68,6 @@ export function uintAt(s: string, start: number, end: number, max: number): numb
 /** Decimal integer of a whole string, 0..max, or -1. */
 export function uint(text: string, max: number): number {
   return uintAt(text, 0, text.length, max);
-}
-
-/** True when s[start, end) equals `word` exactly. */
-export function equalsAt(s: string, start: number, end: number, word: string): boolean {
-  if (end - start !== word.length) return false;
-  for (let i = 0; i < word.length; i++) if (s.charCodeAt(start + i) !== word.charCodeAt(i)) return false;
-  return true;
 }
 
 /** IANA protocol number of a name as firewalls print it, in any case ("TCP", "icmp", "ICMPv6", "47"), or -1. */

@@ -62,18 +62,18 @@ export function digitsAt(s: string, pos: number, n: number): number {
   return v;
 }
 
-export function isLeapYear(y: number): boolean {
+function isLeapYear(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
 
 const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-export function daysInMonth(y: number, month0: number): number {
+function daysInMonth(y: number, month0: number): number {
   return month0 === 1 ? (isLeapYear(y) ? 29 : 28) : MONTH_DAYS[month0];
 }
 
 /** True when the calendar date and clock time exist (a leap second :60 is let through). */
-export function validDateTime(
+function validDateTime(
   y: number,
   month0: number,
   d: number,
