@@ -35,6 +35,8 @@ const K_UDP = key3('UDP');
 const K_ESP = key3('ESP');
 const K_GRE = key3('GRE');
 
+const KMSG_HEADER = /^\d{1,3},\d{1,20},\d{1,20},[^;]{0,8};/;
+
 /** UTF-16LE bytes read as a Uint16Array are the code units only on a little-endian machine. */
 const LITTLE_ENDIAN = new Uint16Array(new Uint8Array([1, 0]).buffer)[0] === 1;
 
@@ -259,8 +261,12 @@ class NetfilterParser implements LineParser {
           hasHost = true;
         } else {
           time = this.proxmoxStamp(line);
-          if (Number.isNaN(time)) return SKIP_OTHER;
-          afterStamp = this.clock.end;
+          if (!Number.isNaN(time)) afterStamp = this.clock.end;
+          else {
+            // /dev/kmsg: "level,sequence,microseconds since boot,flags;message": no wall clock.
+            afterStamp = KMSG_HEADER.test(line) ? line.indexOf(';') + 1 : -1;
+            if (afterStamp < 0) return SKIP_OTHER;
+          }
         }
       }
     } else if (c0 === 0x3c) {
