@@ -229,6 +229,7 @@ class Connection {
         this.#socket.pause();
         return;
       }
+      if (!this.#haveToken()) return;
       let f: Frame | null;
       try {
         f = this.#reader.next();
@@ -242,20 +243,18 @@ class Connection {
         else this.#socket.resume();
         return;
       }
-      if (!this.#takeToken()) return;
+      this.#tokens -= 1;
       this.#handle(f);
     }
   }
 
-  #takeToken(): boolean {
+  /** Whether one more message may be handled now; if not, reading stops until one may. */
+  #haveToken(): boolean {
     const rate = this.#deps.options.maxMessagesPerS;
     const t = performance.now();
     this.#tokens = Math.min(rate, this.#tokens + ((t - this.#tokensAt) / 1000) * rate);
     this.#tokensAt = t;
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return true;
-    }
+    if (this.#tokens >= 1) return true;
     this.#socket.pause();
     if (this.#rateTimer === null) {
       const waitMs = Math.ceil(((1 - this.#tokens) / rate) * 1000);
@@ -355,12 +354,19 @@ class Connection {
     if (r.events.length === 0) return;
     if (this.#hash === null) {
       this.#hash = createHash('sha256').update(`hpfeeds\n${sensor.id}\n`);
-      this.#batchTimer = setTimeout(() => void this.#flush(), this.#deps.options.batchMaxDelayMs);
+      this.#armBatchTimer();
     }
     // Channel and payload, length-prefixed, so that no two sequences of messages hash alike.
     this.#hash.update(`${channel}\n${payload.length}\n`).update(payload);
     for (const e of r.events) this.#events.push(e);
     if (this.#events.length >= this.#deps.options.batchMaxEvents) void this.#flush();
+  }
+
+  #armBatchTimer(): void {
+    this.#batchTimer = setTimeout(() => {
+      this.#batchTimer = null;
+      void this.#flush();
+    }, this.#deps.options.batchMaxDelayMs);
   }
 
   /** Sends the batch being filled to the store; one batch per connection is in flight at a time. */
@@ -382,8 +388,7 @@ class Connection {
         (this.#closed && this.#events.length > 0)
       )
         void this.#flush();
-      else if (this.#events.length > 0 && this.#batchTimer === null)
-        this.#batchTimer = setTimeout(() => void this.#flush(), this.#deps.options.batchMaxDelayMs);
+      else if (this.#events.length > 0 && this.#batchTimer === null) this.#armBatchTimer();
       this.#pump();
     });
     return this.#flushing;
