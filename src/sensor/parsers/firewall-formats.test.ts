@@ -477,7 +477,7 @@ for (const format of FORMATS) {
         const parser = format.create(ctx);
         for (const l of lines) assertWellFormed(parser.parse(l));
       }),
-      { numRuns: 1500 },
+      { numRuns: 2000 },
     );
   });
 

@@ -73,14 +73,7 @@ function daysInMonth(y: number, month0: number): number {
 }
 
 /** True when the calendar date and clock time exist (a leap second :60 is let through). */
-function validDateTime(
-  y: number,
-  month0: number,
-  d: number,
-  h: number,
-  mi: number,
-  s: number,
-): boolean {
+function validDateTime(y: number, month0: number, d: number, h: number, mi: number, s: number): boolean {
   return (
     y >= MIN_YEAR &&
     y <= MAX_YEAR &&
