@@ -7,6 +7,7 @@ import { sensorWithStatus, type SensorListing } from '../collector/routes.ts';
 import { PortentError } from '../core/errors.ts';
 import type { PortentConfig } from '../config/schema.ts';
 import { openEmbeddedStores } from './embedded.ts';
+import { dshieldApiKey } from '../collector/compat/dshield-auth.ts';
 
 export interface SensorsCommand {
   action: 'add' | 'list' | 'revoke' | 'retask';
@@ -21,7 +22,7 @@ export interface SensorsCommand {
 
 /** The operations, whichever way they reach the sensors table. */
 interface SensorAdmin {
-  add(name: string): Promise<{ id: string; name: string; secret: string }>;
+  add(name: string): Promise<{ id: string; number: number; name: string; secret: string }>;
   list(): Promise<SensorListing[]>;
   revoke(idOrName: string): Promise<{ id: string; name: string }>;
   retask(
@@ -37,7 +38,10 @@ async function fileAdmin(config: PortentConfig): Promise<SensorAdmin> {
   const stores = await openEmbeddedStores(config);
   const staleAfter = config.collector.sensor_stale_after;
   return {
-    add: (name) => stores.state.addSensor(name, Date.now()),
+    add: async (name) => {
+      const s = await stores.state.addSensor(name, Date.now());
+      return { ...s, number: s.num };
+    },
     async list() {
       const statuses = await stores.state.sensorStatuses();
       return (await stores.state.listSensors()).map((s) =>
@@ -181,12 +185,25 @@ export async function runSensors(
   try {
     if (cmd.action === 'add') {
       const s = await admin.add(cmd.arg!);
-      if (cmd.json) out(JSON.stringify({ id: s.id, name: s.name, secret: s.secret }));
+      const apikey = dshieldApiKey(s.secret);
+      if (cmd.json)
+        out(
+          JSON.stringify({
+            id: s.id,
+            number: s.number,
+            name: s.name,
+            secret: s.secret,
+            dshield_apikey: apikey,
+          }),
+        );
       else {
         out(`Enrolled sensor "${s.name}".`);
         out(`  id:     ${s.id}`);
         out(`  secret: ${s.secret}`);
         out('Put both in the sensor config; the secret is not shown again.');
+        out(
+          `For DShield clients (dshield.ini or Cowrie's [output_dshield]): userid ${s.number}, apikey ${apikey}`,
+        );
       }
     } else if (cmd.action === 'list') {
       const list = await admin.list();

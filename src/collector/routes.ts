@@ -19,6 +19,7 @@ import { decodeNdjsonBatch } from '../core/wire/ndjson.ts';
 import type { ServerMetrics } from '../server/metrics.ts';
 import type { StateStore } from '../storage/state-store.ts';
 import type { GroupWriter } from './group-writer.ts';
+import { dshieldApiKey } from './compat/dshield-auth.ts';
 import { NonceCache } from './nonce-cache.ts';
 import { RateLimiter } from './rate-limit.ts';
 import {
@@ -228,7 +229,14 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
     async (req, reply) => {
       const s = await state.addSensor((req.body as { name: string }).name, clock.now());
       reply.code(201);
-      return { id: s.id, name: s.name, secret: s.secret, created: new Date(s.created).toISOString() };
+      return {
+        id: s.id,
+        number: s.num,
+        name: s.name,
+        secret: s.secret,
+        dshield_apikey: dshieldApiKey(s.secret),
+        created: new Date(s.created).toISOString(),
+      };
     },
   );
 
@@ -316,9 +324,10 @@ export async function collectorRoutes(app: FastifyInstance, deps: CollectorDeps)
   );
 }
 
-function sensorView(s: { id: string; name: string; created: number; revoked: number | null }) {
+function sensorView(s: { num: number; id: string; name: string; created: number; revoked: number | null }) {
   return {
     id: s.id,
+    number: s.num,
     name: s.name,
     created: new Date(s.created).toISOString(),
     revoked: s.revoked === null ? null : new Date(s.revoked).toISOString(),

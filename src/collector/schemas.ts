@@ -179,6 +179,11 @@ export const batchAckSchema = Type.Object(
 export const sensorSchema = Type.Object(
   {
     id: Type.String(),
+    number: Type.Integer({
+      minimum: 1,
+      description:
+        'The sensor number; DShield clients use it as their userid (docs/api.md, DShield compatibility).',
+    }),
     name: Type.String(),
     created: Type.String({ format: 'date-time' }),
     revoked: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -201,8 +206,17 @@ export const sensorSchema = Type.Object(
 export const sensorCreatedSchema = Type.Object(
   {
     id: Type.String(),
+    number: Type.Integer({
+      minimum: 1,
+      description:
+        'The sensor number; DShield clients use it as their userid (docs/api.md, DShield compatibility).',
+    }),
     name: Type.String(),
     secret: Type.String({ description: 'The HMAC key; shown only once.' }),
+    dshield_apikey: Type.String({
+      description:
+        'The apikey for DShield clients, derived from the secret (docs/api.md, DShield compatibility).',
+    }),
     created: Type.String({ format: 'date-time' }),
   },
   { additionalProperties: false },
