@@ -43,11 +43,16 @@ function pairs(text: string): Map<string, string> {
 class CheckpointParser implements LineParser {
   readonly format = 'checkpoint' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

@@ -224,11 +224,16 @@ function built(msg: string): Connection | null {
 class CiscoAsaParser implements LineParser {
   readonly format = 'cisco-asa' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

@@ -47,11 +47,15 @@ const TEXT_STAMP = /(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}
 
 class CowrieParser implements LineParser {
   readonly format = 'cowrie' as const;
-  readonly #now: number;
+  #now: number;
   readonly #sessions = new Map<string, Session>();
 
   constructor(ctx: ParseContext) {
     this.#now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.#now = now;
   }
 
   parse(line: string): ParseResult {

@@ -32,10 +32,14 @@ const INBOUND: Readonly<Record<string, ActionName>> = {
 
 class DionaeaParser implements LineParser {
   readonly format = 'dionaea' as const;
-  readonly #now: number;
+  #now: number;
 
   constructor(ctx: ParseContext) {
     this.#now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.#now = now;
   }
 
   parse(line: string): ParseResult {

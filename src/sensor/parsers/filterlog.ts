@@ -100,11 +100,16 @@ function csvStart(line: string, at: number): number {
 class FilterlogParser implements LineParser {
   readonly format = 'filterlog' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

@@ -55,11 +55,16 @@ function endpoint(text: string): Endpoint | null {
 class MikrotikParser implements LineParser {
   readonly format = 'mikrotik' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

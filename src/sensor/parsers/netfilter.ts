@@ -186,7 +186,7 @@ function isDigit(c: number): boolean {
 class NetfilterParser implements LineParser {
   readonly format = 'netfilter' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
   /** The line's UTF-16 code units, copied once per line (see codeUnits). */
   private units = new Uint16Array(UNITS);
   private unitBytes = Buffer.from(this.units.buffer);
@@ -201,6 +201,11 @@ class NetfilterParser implements LineParser {
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

@@ -69,10 +69,14 @@ function kernelNumber(logdata: JsonRecord | null, key: string, max: number): num
 
 class OpenCanaryParser implements LineParser {
   readonly format = 'opencanary' as const;
-  readonly #now: number;
+  #now: number;
 
   constructor(ctx: ParseContext) {
     this.#now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.#now = now;
   }
 
   parse(line: string): ParseResult {

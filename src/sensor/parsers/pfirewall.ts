@@ -68,13 +68,18 @@ const SKIP_HEADER: ParseResult = { kind: 'skip', reason: 'W3C header line' };
 class PfirewallParser implements LineParser {
   readonly format = 'pfirewall' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
   private columns = columnsOf(DEFAULT_FIELDS);
   private utc = false;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

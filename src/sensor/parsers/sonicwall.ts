@@ -44,11 +44,16 @@ function endpoint(value: string | undefined, v6: string | undefined): Endpoint |
 class SonicwallParser implements LineParser {
   readonly format = 'sonicwall' as const;
   private readonly clock: SyslogClock;
-  private readonly now: number;
+  private now: number;
 
   constructor(ctx: ParseContext) {
     this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
   }
 
   parse(line: string): ParseResult {

@@ -58,10 +58,14 @@ function action(o: JsonRecord): ActionName {
 
 class SuricataEveParser implements LineParser {
   readonly format = 'suricata-eve' as const;
-  readonly #now: number;
+  #now: number;
 
   constructor(ctx: ParseContext) {
     this.#now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.#now = now;
   }
 
   parse(line: string): ParseResult {

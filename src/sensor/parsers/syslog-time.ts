@@ -198,19 +198,45 @@ export class ZoneConverter {
  */
 export class SyslogClock {
   readonly zone: ZoneConverter;
-  readonly now: number;
+  now = 0;
   /** Index just after the last stamp read. */
   end = 0;
-  private readonly nowWall: number;
-  private readonly nowYear: number;
+  /** "now" as wall time in the stream's zone, its year, and the day (wall ms / DAY) that year is of. */
+  private nowWall = 0;
+  private nowYear = 0;
+  private nowDay = Number.NaN;
+  /** The zone's offset at "now", valid for the UTC quarter hour `nowBucket`. */
+  private nowBucket = Number.NaN;
+  private nowOffset = 0;
   private lastDayKey = -1;
   private lastDayBase = 0;
 
   constructor(ctx: ParseContext) {
     this.zone = new ZoneConverter(ctx.timeZone);
-    this.now = ctx.now;
-    this.nowWall = ctx.now + this.zone.offsetAt(ctx.now);
-    this.nowYear = new Date(this.nowWall).getUTCFullYear();
+    this.setNow(ctx.now);
+  }
+
+  /**
+   * Moves "now" (ms since the epoch), as the sensor does before each batch of lines. Costs one Intl
+   * call per quarter hour at most: every zone in use today has offsets in whole quarter hours, so its
+   * offset can change only on a UTC quarter hour.
+   */
+  setNow(now: number): void {
+    this.now = now;
+    const bucket = Math.floor(now / BUCKET);
+    if (bucket !== this.nowBucket) {
+      this.nowBucket = bucket;
+      this.nowOffset = this.zone.offsetAt(now);
+    }
+    this.nowWall = now + this.nowOffset;
+    // dayBase compares day starts with nowWall + FUTURE_SLACK, whose answer can change only when
+    // nowWall crosses a midnight: its cached day stays right until then.
+    const day = Math.floor(this.nowWall / DAY);
+    if (day !== this.nowDay) {
+      this.nowDay = day;
+      this.nowYear = new Date(this.nowWall).getUTCFullYear();
+      this.lastDayKey = -1;
+    }
   }
 
   /** Wall time of a date and time in the given year, or NaN if it does not exist; years >= 1970 only. */

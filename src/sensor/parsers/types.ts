@@ -30,7 +30,7 @@ export type ParseResult =
   | { kind: 'error'; message: string };
 
 export interface ParseContext {
-  /** Now, ms since the epoch: supplies the year for syslog stamps that lack one. */
+  /** Now, ms since the epoch, when the parser is created; later moved with LineParser.setNow. */
   now: number;
   /** IANA zone for formats that write local time without an offset (pfirewall, BSD syslog). */
   timeZone: string;
@@ -44,6 +44,15 @@ export interface LineParser {
   readonly format: FormatName;
   /** One line without its terminator; may return several results (rare) or one. */
   parse(line: string): ParseResult;
+  /**
+   * Moves the parser's "now" (ms since the epoch). The sensor calls it with its clock's time before
+   * each batch of lines, at least once a second, because a sensor tails logs for months and a "now"
+   * fixed at creation would turn every event into a future-time error after 24 h and give January
+   * lines last year. Parsers use it for the year of year-less stamps, the check that an event is not
+   * more than 24 h ahead, and the time of lines without a stamp. It must be cheap (O(1), no
+   * allocation per call) and keep per-stream state such as Zeek's #fields or W3C's #Fields header.
+   */
+  setNow(now: number): void;
 }
 
 export interface LineFormat {

@@ -137,7 +137,7 @@ function unescapeZeek(s: string): string {
 
 class ZeekTsvParser implements LineParser {
   readonly format = 'zeek-conn' as const;
-  readonly #now: number;
+  #now: number;
   #separator = '\t';
   #unset = '-';
   #path: string | null = null;
@@ -146,6 +146,10 @@ class ZeekTsvParser implements LineParser {
   constructor(ctx: ParseContext) {
     this.#now = ctx.now;
     this.#setFields(DEFAULT_FIELDS);
+  }
+
+  setNow(now: number): void {
+    this.#now = now;
   }
 
   #setFields(names: readonly string[]): void {
@@ -215,10 +219,14 @@ class ZeekTsvParser implements LineParser {
 
 class ZeekJsonParser implements LineParser {
   readonly format = 'zeek-conn-json' as const;
-  readonly #now: number;
+  #now: number;
 
   constructor(ctx: ParseContext) {
     this.#now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.#now = now;
   }
 
   parse(line: string): ParseResult {
