@@ -3,6 +3,11 @@
 import Type, { type Static, type StaticDecode } from 'typebox';
 import { CollectorConfigSchema } from '../collector/config.ts';
 import { DShieldConfigSchema, HpfeedsConfigSchema } from '../collector/compat/config.ts';
+import { SensorConfigSchema } from '../sensor/config.ts';
+import { HoneypotConfigSchema } from '../sensor/honeypot/config.ts';
+import { PrivacyConfigSchema } from '../sensor/privacy/config.ts';
+import { ShipperConfigSchema } from '../sensor/shipper/config.ts';
+import { SpoolConfigSchema } from '../sensor/spool/config.ts';
 import { ServerConfigSchema } from '../server/config.ts';
 import { StorageConfigSchema } from '../storage/config.ts';
 
@@ -16,6 +21,12 @@ export const CONFIG_SECTIONS = {
   storage: StorageConfigSchema,
   dshield: DShieldConfigSchema,
   hpfeeds: HpfeedsConfigSchema,
+  // The sensor's sections: a sensor host's file needs only these.
+  sensor: SensorConfigSchema,
+  spool: SpoolConfigSchema,
+  shipper: ShipperConfigSchema,
+  honeypot: HoneypotConfigSchema,
+  privacy: PrivacyConfigSchema,
 };
 
 /** Schema of a whole configuration file. */

@@ -113,7 +113,7 @@ export const PrivacyConfigSchema = Section(
       description: 'Bits of an IPv6 address the truncate policy keeps (48 keeps the /48, one site).',
     }),
     hash_key_file: Type.String({
-      default: '',
+      default: './data/sensor/privacy.key',
       description:
         'File holding the sensor-local key of the hash policy; created with 32 random bytes (mode 0600) if absent. Keep it: a new key changes every hashed address. "" uses a random key for each run of the sensor, so hashed addresses are stable only within a run.',
     }),
