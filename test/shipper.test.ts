@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, type TestContext } from 'node:test';
 import type { CollectorOptions } from '../src/collector/routes.ts';
 import { FakeClock } from '../src/core/clock.ts';
 import type { EventColumns } from '../src/core/event.ts';
@@ -56,10 +56,25 @@ interface Collector extends PortentApp {
   /** One key per stored event (time, source, ports, protocol, sampling), sorted. */
   storedKeys(): Promise<string[]>;
   batches(): Promise<{ count: number; distinct: number; sizes: number[] }>;
-  close(): Promise<void>;
+  /** Closes `close` when the test ends, before the collector and anything opened earlier. */
+  defer(close: () => Promise<unknown>): void;
+  /** A spool in a fresh directory on `clock` (the collector's by default), closed with the test. */
+  openSpool(clock?: FakeClock): Promise<Spool>;
+  /** A shipper, closed with the test. */
+  ship(spool: Spool, opts: ShipperOptions): Shipper;
+}
+
+/** Closes what a test opened, last first, whether it passed or failed (an open server would hang the run). */
+function closer(t: TestContext): (close: () => Promise<unknown>) => void {
+  const open: (() => Promise<unknown>)[] = [];
+  t.after(async () => {
+    for (const close of open.reverse()) await close();
+  });
+  return (close) => open.push(close);
 }
 
 async function collector(
+  t: TestContext,
   overrides: Partial<CollectorOptions> = {},
   clock = new FakeClock(T0),
 ): Promise<Collector> {
@@ -84,6 +99,13 @@ async function collector(
   });
   assert.equal(res.statusCode, 201, res.body);
   const url = await built.app.listen({ host: '127.0.0.1', port: 0 });
+  const defer = closer(t);
+  defer(async () => {
+    await built.writer.close();
+    await built.app.close();
+    await events.close();
+    db.close();
+  });
   const rows = async (sql: string) => (await db.reader.runAndReadAll(sql)).getRows();
   return {
     ...built,
@@ -101,11 +123,16 @@ async function collector(
       const sizes = (await rows('SELECT events FROM batches ORDER BY ingest')).map((x) => Number(x[0]));
       return { count: Number(count), distinct: Number(distinct), sizes };
     },
-    async close() {
-      await built.writer.close();
-      await built.app.close();
-      await events.close();
-      db.close();
+    defer,
+    async openSpool(spoolClock = clock) {
+      const spool = await Spool.open(spoolOptions(spoolClock));
+      defer(() => spool.close());
+      return spool;
+    },
+    ship(spool, opts) {
+      const shipper = new Shipper(spool, opts);
+      defer(() => shipper.close());
+      return shipper;
     },
   };
 }
@@ -215,13 +242,15 @@ async function front(
   const server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  c.defer(close);
   return {
     url: `${tls ? 'https' : 'http'}://${tls ? 'localhost' : '127.0.0.1'}:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close,
   };
 }
 
@@ -234,21 +263,23 @@ async function until(done: () => boolean): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 
 describe('Shipper against a real collector', () => {
-  it('ships everything once, in batches of the configured size, and empties the spool', async () => {
-    const c = await collector();
-    const spool = await Spool.open(spoolOptions(c.clock));
+  it('ships everything once, in batches of the configured size, and empties the spool', async (t) => {
+    const c = await collector(t);
+    const spool = await c.openSpool();
     const written = [events(4000), events(9000), events(2500), events(12_000), events(700)];
     for (const w of written) await spool.append(w);
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, shipperOptions(c.url, c.sensor, c.clock, sleeps));
+    const shipper = c.ship(spool, shipperOptions(c.url, c.sensor, c.clock, sleeps));
     await shipper.run({ untilEmpty: true });
 
     assert.deepEqual(await c.storedKeys(), keysOf(written));
     const b = await c.batches();
-    assert.deepEqual([b.count, b.distinct], [3, 3]);
-    assert.deepEqual(b.sizes, [10_000, 10_000, 8_200]);
+    assert.deepEqual([b.count, b.distinct], [4, 4]);
+    // Whole records where that fills a batch at least half: 4000 + 6000 of 9000, then the 3000 left of
+    // it + 2500 (a third record would pass 10000), 10000, 2000 + 700.
+    assert.deepEqual(b.sizes, [10_000, 5_500, 10_000, 2_700]);
     const h = shipper.health();
-    assert.equal(h.batchesSent, 3);
+    assert.equal(h.batchesSent, 4);
     assert.equal(h.eventsSent, 28_200);
     assert.equal(h.retries, 0);
     assert.equal(h.lastError, null);
@@ -257,19 +288,16 @@ describe('Shipper against a real collector', () => {
     assert.equal(h.lagMs, null);
     assert.equal(h.state, 'stopped');
     assert.deepEqual(sleeps, []);
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('sends a batch whose answer was lost again under the same id; the collector stores it once', async () => {
-    const c = await collector();
+  it('sends a batch whose answer was lost again under the same id; the collector stores it once', async (t) => {
+    const c = await collector(t);
     const f = await front(c, (n) => (n === 2 ? 'drop' : undefined));
-    const spool = await Spool.open(spoolOptions(c.clock));
+    const spool = await c.openSpool();
     const written = [events(3000), events(3000), events(3000)];
     for (const w of written) await spool.append(w);
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, {
+    const shipper = c.ship(spool, {
       ...shipperOptions(f.url, c.sensor, c.clock, sleeps),
       maxBatchEvents: 3000,
     });
@@ -283,17 +311,13 @@ describe('Shipper against a real collector', () => {
     assert.equal(h.retries, 1);
     assert.equal(h.lastError?.status, null);
     assert.equal(sleeps.length, 1);
-    await shipper.close();
-    await spool.close();
-    await f.close();
-    await c.close();
   });
 
-  it('waits up to the linger time for a fuller batch, and no longer', async () => {
-    const c = await collector();
-    const spool = await Spool.open(spoolOptions(c.clock));
+  it('waits up to the linger time for a fuller batch, and no longer', async (t) => {
+    const c = await collector(t);
+    const spool = await c.openSpool();
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, shipperOptions(c.url, c.sensor, c.clock, sleeps));
+    const shipper = c.ship(spool, shipperOptions(c.url, c.sensor, c.clock, sleeps));
     const running = shipper.run();
     const first = events(300);
     await spool.append(first);
@@ -309,18 +333,15 @@ describe('Shipper against a real collector', () => {
     await running;
     assert.deepEqual((await c.batches()).sizes, [300, 1500]);
     assert.deepEqual(await c.storedKeys(), keysOf([first, second]));
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('honours 429 Retry-After from the rate limiter', async () => {
-    const c = await collector({ sensorEventsPerS: 500, sensorBurstEvents: 2000, maxBatchEvents: 2000 });
-    const spool = await Spool.open(spoolOptions(c.clock));
+  it('honours 429 Retry-After from the rate limiter', async (t) => {
+    const c = await collector(t, { sensorEventsPerS: 500, sensorBurstEvents: 2000, maxBatchEvents: 2000 });
+    const spool = await c.openSpool();
     const written = [events(6000)];
     await spool.append(written[0]);
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, {
+    const shipper = c.ship(spool, {
       ...shipperOptions(c.url, c.sensor, c.clock, sleeps),
       maxBatchEvents: 2000,
     });
@@ -334,22 +355,19 @@ describe('Shipper against a real collector', () => {
     assert.equal(h.retries, 2);
     assert.equal(h.lastError?.code, 'RATE_LIMITED');
     assert.equal(h.lastError?.status, 429);
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('backs off with full jitter on 503, and waits for Retry-After when the 503 gives one', async () => {
-    const c = await collector();
+  it('backs off with full jitter on 503, and waits for Retry-After when the 503 gives one', async (t) => {
+    const c = await collector(t);
     const unavailable = { status: 503, body: '{"error":{"code":"STORE_UNAVAILABLE","message":"busy"}}' };
     const f = await front(c, (n) =>
       n <= 3 ? unavailable : n === 4 ? { ...unavailable, headers: { 'retry-after': '7' } } : undefined,
     );
-    const spool = await Spool.open(spoolOptions(c.clock));
+    const spool = await c.openSpool();
     const written = [events(1200)];
     await spool.append(written[0]);
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, shipperOptions(f.url, c.sensor, c.clock, sleeps));
+    const shipper = c.ship(spool, shipperOptions(f.url, c.sensor, c.clock, sleeps));
     await shipper.run({ untilEmpty: true });
 
     // random() = 0.5 of windows 100, 200, 400 ms (base 100, doubling), then the collector's 7 s.
@@ -358,21 +376,17 @@ describe('Shipper against a real collector', () => {
     const h = shipper.health();
     assert.equal(h.retries, 4);
     assert.deepEqual(h.lastError && [h.lastError.code, h.lastError.status], ['STORE_UNAVAILABLE', 503]);
-    await shipper.close();
-    await spool.close();
-    await f.close();
-    await c.close();
   });
 
-  it('keeps retrying an unreachable collector, the window doubling up to the maximum, until stopped', async () => {
-    const c = await collector();
+  it('keeps retrying an unreachable collector, the window doubling up to the maximum, until stopped', async (t) => {
+    const c = await collector(t);
     const f = await front(c, () => undefined);
     const unreachable = f.url;
     await f.close();
-    const spool = await Spool.open(spoolOptions(c.clock));
+    const spool = await c.openSpool();
     await spool.append(events(1000));
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, {
+    const shipper = c.ship(spool, {
       ...shipperOptions(unreachable, c.sensor, c.clock, sleeps),
       random: () => 0.999,
       sleep: fakeSleep(c.clock, sleeps, (n) => {
@@ -385,18 +399,15 @@ describe('Shipper against a real collector', () => {
     assert.equal(h.lastError?.code, 'ECONNREFUSED');
     assert.equal(h.state, 'stopped');
     assert.equal(h.unshippedEvents, 1000, 'nothing is lost: the events wait in the spool');
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('splits a batch the collector finds too large into halves until each fits', async () => {
-    const c = await collector({ maxBatchEvents: 1500 });
-    const spool = await Spool.open(spoolOptions(c.clock));
+  it('splits a batch the collector finds too large into halves until each fits', async (t) => {
+    const c = await collector(t, { maxBatchEvents: 1500 });
+    const spool = await c.openSpool();
     const written = [events(2000), events(4000)];
     for (const w of written) await spool.append(w);
     const sleeps: number[] = [];
-    const shipper = new Shipper(spool, {
+    const shipper = c.ship(spool, {
       ...shipperOptions(c.url, c.sensor, c.clock, sleeps),
       maxBatchEvents: 6000,
     });
@@ -410,36 +421,30 @@ describe('Shipper against a real collector', () => {
     assert.equal(h.retries, 0, 'a 413 is answered by splitting, not by waiting');
     assert.equal(h.lastError?.code, 'BATCH_TOO_LARGE');
     assert.deepEqual(sleeps, []);
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('quarantines a single event too large to send', async () => {
-    const c = await collector({ maxBatchBytes: 64 });
-    const spool = await Spool.open(spoolOptions(c.clock));
+  it('quarantines a single event too large to send', async (t) => {
+    const c = await collector(t, { maxBatchBytes: 64 });
+    const spool = await c.openSpool();
     await spool.append(events(2));
-    const shipper = new Shipper(spool, shipperOptions(c.url, c.sensor, c.clock, []));
+    const shipper = c.ship(spool, shipperOptions(c.url, c.sensor, c.clock, []));
     await shipper.run({ untilEmpty: true });
     const h = shipper.health();
     assert.deepEqual([h.splits, h.quarantinedBatches, h.spool.quarantinedBatches], [1, 2, 2]);
     assert.equal(h.unshippedEvents, 0);
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('quarantines a batch the collector refuses as invalid, and ships the rest', async () => {
-    const c = await collector();
+  it('quarantines a batch the collector refuses as invalid, and ships the rest', async (t) => {
+    const c = await collector(t);
     // The sensor's clock runs two days ahead: its events pass the spool's checks but are in the collector's future.
     const sensorClock = new FakeClock(T0 + 2 * 86_400_000);
-    const spool = await Spool.open(spoolOptions(sensorClock));
+    const spool = await c.openSpool(sensorClock);
     const future = events(100);
     for (let i = 0; i < future.length; i++) future.time[i] += 2 * 86_400_000;
     const good = [events(150), events(150)];
     await spool.append(future);
     for (const g of good) await spool.append(g);
-    const shipper = new Shipper(spool, {
+    const shipper = c.ship(spool, {
       ...shipperOptions(c.url, c.sensor, c.clock, []),
       minBatchEvents: 100,
       maxBatchEvents: 100,
@@ -450,7 +455,9 @@ describe('Shipper against a real collector', () => {
     const h = shipper.health();
     assert.equal(h.quarantinedBatches, 1);
     assert.equal(h.spool.quarantinedBatches, 1);
-    assert.equal(h.batchesSent, 3);
+    // 150-event records in batches of at most 100: 100, 50 (to the record's end), 100, 50.
+    assert.deepEqual((await c.batches()).sizes, [100, 50, 100, 50]);
+    assert.equal(h.batchesSent, 4);
     assert.equal(h.lastError?.code, 'BATCH_INVALID');
     assert.equal(h.unshippedEvents, 0);
     // The batch is kept as sent, with the collector's reasons beside it.
@@ -464,45 +471,38 @@ describe('Shipper against a real collector', () => {
     const batch = decodeBinaryBatch(gunzipSync(body), { maxEvents: 100, clock: sensorClock });
     assert.equal(batch.batchId, why.batch_id);
     assert.deepEqual(keysOf([batch.events]), keysOf([future]));
-    await shipper.close();
-    await spool.close();
-    await c.close();
   });
 
-  it('stops on 401 and keeps the events for when the credentials are fixed', async () => {
-    const c = await collector();
-    const spool = await Spool.open(spoolOptions(c.clock));
+  it('stops on 401 and keeps the events for when the credentials are fixed', async (t) => {
+    const c = await collector(t);
+    const spool = await c.openSpool();
     const written = [events(1500)];
     await spool.append(written[0]);
     const wrong = { id: c.sensor.id, secret: randomBytes(16).toString('hex') };
-    const shipper = new Shipper(spool, shipperOptions(c.url, wrong, c.clock, []));
+    const shipper = c.ship(spool, shipperOptions(c.url, wrong, c.clock, []));
     await assert.rejects(shipper.run(), { code: 'SHIPPER_UNAUTHORIZED', message: /AUTH_BAD_SIGNATURE/ });
     const h = shipper.health();
     assert.equal(h.state, 'stopped');
     assert.deepEqual(h.lastError && [h.lastError.code, h.lastError.status], ['AUTH_BAD_SIGNATURE', 401]);
     assert.equal(h.unshippedEvents, 1500);
-    await shipper.close();
 
-    const fixed = new Shipper(spool, shipperOptions(c.url, c.sensor, c.clock, []));
+    const fixed = c.ship(spool, shipperOptions(c.url, c.sensor, c.clock, []));
     await fixed.run({ untilEmpty: true });
     assert.deepEqual(await c.storedKeys(), keysOf(written));
-    await fixed.close();
-    await spool.close();
-    await c.close();
   });
 
   it('talks TLS to a collector whose certificate is signed by the configured CA only', async (t) => {
     const tls = selfSignedCertificate();
     if (tls === null) return t.skip('openssl is not installed');
-    const c = await collector();
+    const c = await collector(t);
     const f = await front(c, () => undefined, tls);
-    const spool = await Spool.open(spoolOptions(c.clock));
+    const spool = await c.openSpool();
     const written = [events(1000)];
     await spool.append(written[0]);
 
     // Without the CA the certificate is not trusted: retried, never sent, the reason in health.
     const sleeps: number[] = [];
-    const untrusting: Shipper = new Shipper(spool, {
+    const untrusting: Shipper = c.ship(spool, {
       ...shipperOptions(f.url, c.sensor, c.clock, sleeps),
       sleep: fakeSleep(c.clock, sleeps, (n) => {
         if (n === 2) void untrusting.stop();
@@ -510,15 +510,10 @@ describe('Shipper against a real collector', () => {
     });
     await untrusting.run();
     assert.equal(untrusting.health().lastError?.code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
-    await untrusting.close();
 
-    const shipper = new Shipper(spool, { ...shipperOptions(f.url, c.sensor, c.clock, []), ca: tls.cert });
+    const shipper = c.ship(spool, { ...shipperOptions(f.url, c.sensor, c.clock, []), ca: tls.cert });
     await shipper.run({ untilEmpty: true });
     assert.deepEqual(await c.storedKeys(), keysOf(written));
-    await shipper.close();
-    await spool.close();
-    await f.close();
-    await c.close();
   });
 });
 

@@ -83,14 +83,22 @@ describe('Spool', () => {
     await spool.close();
   });
 
-  it('cuts appends into records of at most RECORD_MAX_EVENTS events', async () => {
+  it('cuts appends into records of at most RECORD_MAX_EVENTS events, and plans ranges of whole records', async () => {
     const spool = await Spool.open(options(freshDir()));
     await spool.append(chunk(2 * RECORD_MAX_EVENTS + 5));
-    const plan = await spool.plan(RECORD_MAX_EVENTS + 1);
+    // One record more than half full: the range stops at its end.
+    let plan = await spool.plan(RECORD_MAX_EVENTS + 1);
+    assert.deepEqual(plan?.range.end, { offset: plan?.range.end.offset, index: 0 });
+    assert.equal(plan?.range.events, RECORD_MAX_EVENTS);
+    // Records larger than the batch: cut inside one.
+    plan = await spool.plan(2500);
     assert.ok(plan);
-    // The range ends one event into the second record.
-    assert.equal(plan.range.events, RECORD_MAX_EVENTS + 1);
-    assert.equal(plan.range.end.index, 1);
+    assert.deepEqual([plan.range.events, plan.range.end.index], [2500, 2500]);
+    await spool.schedule(plan.range);
+    await spool.ack(plan.range);
+    // Whole records would give less than half a batch (7500 of 16000): cut inside the next.
+    plan = await spool.plan(16_000);
+    assert.deepEqual([plan?.range.events, plan?.range.end.index], [16_000, 8500]);
     await spool.close();
   });
 
@@ -149,7 +157,7 @@ describe('Spool', () => {
 
     // Crash before the next range is even recorded: it is planned again from the same place.
     let copy = await Spool.open(options(crashCopy(dir)));
-    assert.equal(copy.ackedEvents, 1200);
+    assert.equal(copy.ackedEvents, 1000, 'the range of 1200 stopped at the record boundary');
     assert.deepEqual(copy.pending(), []);
     assert.deepEqual((await copy.plan(1000))!.range, next);
     await copy.close();
@@ -159,7 +167,7 @@ describe('Spool', () => {
     copy = await Spool.open(options(crashCopy(dir)));
     assert.deepEqual(copy.pending(), [next]);
     assert.equal(batchIdOf('s', copy.id, copy.pending()[0]), batchIdOf('s', spool.id, next));
-    assert.equal(copy.health().unshippedEvents, 800);
+    assert.equal(copy.health().unshippedEvents, 1000);
     await copy.close();
 
     // Events appended meanwhile do not change what is pending.

@@ -469,8 +469,9 @@ export class Spool {
   }
 
   /**
-   * The next range to send: up to `maxEvents` events from the acknowledged position, within one segment;
-   * null when everything written is acknowledged.
+   * The next range to send: up to `maxEvents` events from the acknowledged position, within one segment,
+   * made of whole records where that gives at least `maxEvents / 2`; null when everything written is
+   * acknowledged.
    */
   async plan(maxEvents: number): Promise<SpoolPlan | null> {
     if (this.#advance()) await this.#persistAck();
@@ -478,7 +479,12 @@ export class Spool {
     const first = frameAt(seg, this.#ack.offset);
     if (first >= seg.offsets.length) return null;
     const start = { offset: this.#ack.offset, index: this.#ack.index };
-    const end = pointAfter(seg, start, maxEvents);
+    let end = pointAfter(seg, start, maxEvents);
+    // Batches end on a record boundary unless that would leave them less than half full: a record is
+    // then read for one batch only.
+    const boundary = { offset: end.offset, index: 0 };
+    if (end.index > 0 && end.offset > start.offset && eventsBetween(seg, start, boundary) >= maxEvents / 2)
+      end = boundary;
     return {
       range: { segment: seg.num, start, end, events: eventsBetween(seg, start, end) },
       sealed: seg !== this.#active,
