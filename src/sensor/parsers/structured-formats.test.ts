@@ -317,6 +317,14 @@ test('fuzz: zeek-conn (TSV) never throws on random headers and rows', () => {
   fuzz(zeekConn, fc.oneof(headerLine, row, anyText), 1000);
 });
 
+test('a long #path or _path makes a short skip reason (found by bench/fuzz)', () => {
+  const path = 'notice'.repeat(50);
+  checkResults(
+    parseAll(zeekConn, [`#path\t${path}`, '1714564800.0\tC1\t198.51.100.7\t1\t192.0.2.1\t2\ttcp']),
+  );
+  checkResults(parseAll(zeekConnJson, [JSON.stringify({ _path: path, ts: 1714564800 })]));
+});
+
 test('fuzz: mutated fixture lines never make a parser throw', () => {
   const sources = FORMATS.flatMap((f) =>
     fixtureFiles(f.name).flatMap((file) => fixtureLines(f.name, file).map((l) => ({ f, l }))),

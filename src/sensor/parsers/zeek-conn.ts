@@ -159,7 +159,8 @@ class ZeekTsvParser implements LineParser {
   parse(line: string): ParseResult {
     if (line.length === 0) return skip('empty line');
     if (line.charCodeAt(0) === 0x23) return this.#header(line);
-    if (this.#path !== null && this.#path !== 'conn') return skip(`zeek ${this.#path} log, not conn`);
+    if (this.#path !== null && this.#path !== 'conn')
+      return skip(`zeek ${this.#path.slice(0, 40)} log, not conn`);
     const cols = line.split(this.#separator);
     const get = (name: string): string | null => {
       const i = this.#columns.get(name);
@@ -234,7 +235,7 @@ class ZeekJsonParser implements LineParser {
     const o = parseJsonRecord(line);
     if (typeof o === 'string') return error(o);
     const path = stringField(o, '_path');
-    if (path !== null && path !== 'conn') return skip(`zeek ${path} log, not conn`);
+    if (path !== null && path !== 'conn') return skip(`zeek ${path.slice(0, 40)} log, not conn`);
     // Zeek writes flat "id.orig_h" keys; some shippers nest them as {"id": {"orig_h": ...}}.
     const id = field(o, 'id');
     const nested = typeof id === 'object' && id !== null && !Array.isArray(id) ? (id as JsonRecord) : null;
