@@ -8,6 +8,9 @@ import { VERSION, startEmbeddedServer } from './embedded.ts';
 import { runImport } from './import.ts';
 import { runDemo } from './demo.ts';
 import { runSensors, type SensorsCommand } from './sensors.ts';
+import { doctor, importFiles, initSensorConfig, runSensor } from './sensor.ts';
+import { LINE_FORMATS } from '../sensor/parsers/index.ts';
+import type { FormatName } from '../sensor/parsers/types.ts';
 
 /** Exit codes, documented in docs/operations.md. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, config: 3, storeLocked: 4 } as const;
@@ -130,6 +133,62 @@ collector.sensor_stale_after.`,
         out,
       );
       return EXIT.ok;
+    },
+  },
+
+  sensor: {
+    summary: 'Run a sensor, or set one up: sensor run | init FILE | doctor | import FILE...',
+    usage: `portent sensor run [--config FILE]        follow logs, capture, run honeypot listeners; spool and ship
+portent sensor init FILE                   write a commented sensor configuration to FILE
+portent sensor doctor [--config FILE]      check sources, capture, honeypot ports, spool, server and clock
+portent sensor import [--format NAME] FILE...
+                                           read files once (plain or gzip, logs or pcap) into the spool
+                                           and ship them; prints the format chosen and counts per file
+
+The sensor reads the sensor, shipper, spool, honeypot and privacy sections of the configuration
+(docs/sensor.md). Formats: ${['auto', 'pcap', ...LINE_FORMATS.map((f) => f.name)].join(', ')}.`,
+    options: { ...configOption, format: { type: 'string' } },
+    async run({ values, positionals }) {
+      const [action, ...rest] = positionals;
+      const software = `portent-sensor/${VERSION}`;
+      if (action === 'init') {
+        if (rest.length !== 1)
+          throw new PortentError('USAGE', { message: 'Usage: portent sensor init FILE' });
+        initSensorConfig(rest[0], out);
+        return EXIT.ok;
+      }
+      if (action === 'run') {
+        await runSensor(config(values), software);
+        return EXIT.ok;
+      }
+      if (action === 'doctor') {
+        const checks = await doctor(config(values), software);
+        for (const c of checks) {
+          out(`${c.ok ? 'ok  ' : 'FAIL'} ${c.what}`);
+          if (c.fix && !c.ok) out(`     fix: ${c.fix}`);
+        }
+        const failed = checks.filter((c) => !c.ok).length;
+        out(failed === 0 ? 'Everything looks right.' : `${failed} problem${failed === 1 ? '' : 's'} found.`);
+        return failed === 0 ? EXIT.ok : EXIT.failed;
+      }
+      if (action === 'import') {
+        const format = (values.format as string | undefined) ?? 'auto';
+        if (!['auto', 'pcap', ...LINE_FORMATS.map((f) => f.name)].includes(format))
+          throw new PortentError('USAGE', { message: `Unknown format "${format}".` });
+        if (rest.length === 0)
+          throw new PortentError('USAGE', { message: 'Usage: portent sensor import FILE...' });
+        const summaries = await importFiles(
+          config(values),
+          rest,
+          format as FormatName | 'auto',
+          software,
+          out,
+        );
+        return summaries.some((s) => s.events === 0 && s.errors > 0) ? EXIT.failed : EXIT.ok;
+      }
+      throw new PortentError('USAGE', {
+        message: 'Usage: portent sensor run | init FILE | doctor | import FILE...',
+      });
     },
   },
 

@@ -101,7 +101,8 @@ export function retryAfterSeconds(value: string | undefined, now: number): numbe
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-function post(
+/** POSTs a body and reads the answer (cut at 1 MiB). */
+export function post(
   url: URL,
   headers: Record<string, string>,
   body: Uint8Array,
