@@ -50,10 +50,10 @@ export function objectField(o: JsonRecord, key: string): JsonRecord | null {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonRecord) : null;
 }
 
-/** A JSON number that is an integer, or null. */
+/** A JSON number that is an integer, or null. JSON's -0 becomes 0, as it would after the wire's round trip. */
 export function integerField(o: JsonRecord, key: string): number | null {
   const v = field(o, key);
-  return typeof v === 'number' && Number.isSafeInteger(v) ? v : null;
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v + 0 : null;
 }
 
 const scratchLimbs = new Uint32Array(4);
@@ -67,7 +67,7 @@ export function canonicalAddress(v: unknown): string | null {
 
 /** A port 0..65535 given as a JSON integer or as decimal digits (some tools write ports as strings). */
 export function portValue(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 65535 ? v : null;
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 65535 ? v + 0 : null; // -0 → 0
   if (typeof v === 'string' && v.length > 0 && v.length <= 5) {
     let n = 0;
     for (let i = 0; i < v.length; i++) {
@@ -92,7 +92,7 @@ const PROTO_NAMES: ReadonlyMap<string, number> = new Map([
 
 /** IANA protocol number of a name ("TCP", "ipv6-icmp") or decimal text ("47"), or null. */
 export function protoNumber(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 255 ? v : null;
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 255 ? v + 0 : null; // -0 → 0
   if (typeof v !== 'string' || v.length === 0 || v.length > 16) return null;
   const named = PROTO_NAMES.get(v.toLowerCase());
   if (named !== undefined) return named;
