@@ -337,6 +337,23 @@ test('JSON -0 in a port, protocol or ICMP field reads as 0 (found by bench/fuzz)
   );
 });
 
+test('long lines nested deeper than any record are refused before JSON.parse (found by bench/fuzz)', () => {
+  const deep = `{"a":${'['.repeat(1 << 20)}`;
+  const started = performance.now();
+  for (const f of [zeekConnJson, suricataEve, cowrie, dionaea, opencanary]) {
+    const [r] = parseAll(f, [deep]);
+    assert.equal(
+      r.kind === 'error' && r.message,
+      'not a log record: nested more than 512 levels deep',
+      f.name,
+    );
+  }
+  assert.ok(performance.now() - started < 200, 'five 1 MiB lines refused in well under 40 ms each');
+  // Brackets inside strings are text, not nesting: a long Suricata payload still reads.
+  const payload = `{"timestamp":"2024-05-01T12:00:00Z","event_type":"alert","src_ip":"198.51.100.7","src_port":1,"dest_ip":"192.0.2.1","dest_port":80,"proto":"TCP","payload_printable":${JSON.stringify('[{\\"'.repeat(1 << 17))}}`;
+  assert.equal(parseAll(suricataEve, [payload])[0].kind, 'event');
+});
+
 test('fuzz: mutated fixture lines never make a parser throw', () => {
   const sources = FORMATS.flatMap((f) =>
     fixtureFiles(f.name).flatMap((file) => fixtureLines(f.name, file).map((l) => ({ f, l }))),
