@@ -139,13 +139,15 @@ export async function locate(
  * Siblings of `path` created from `afterNs` to `beforeNs` (birth times in ns), oldest first, excluding
  * gzip files and `exclude`: the files a rotation made while the tailer was stopped, between the file it
  * was reading and the file now at the path. Empty where the file system keeps no birth time. The bounds
- * are inclusive and ties are ordered by inode because file times tick coarsely (a few ms on Linux).
+ * are inclusive and ties are ordered by inode because file times tick coarsely (a few ms on Linux). A file
+ * whose first bytes are those of a `known` file is left out: it is a copy of content already followed.
  */
 export async function rotatedBetween(
   path: string,
   afterNs: bigint,
   beforeNs: bigint,
   exclude: readonly { dev: string; ino: string }[],
+  known: readonly FileIdentity[],
 ): Promise<Located[]> {
   if (!(afterNs > 0n && beforeNs >= afterNs)) return [];
   const found: Located[] = [];
@@ -160,7 +162,8 @@ export async function rotatedBetween(
         born >= afterNs &&
         born <= beforeNs &&
         !exclude.some((e) => sameInode(e, st)) &&
-        !(await isGzip(fh))
+        !(await isGzip(fh)) &&
+        !(await startsLikeAny(fh, known))
       ) {
         found.push({ fh, st, sameInode: true });
         continue;
@@ -171,6 +174,18 @@ export async function rotatedBetween(
     }
   }
   return found.sort((a, b) => Number(a.st.birthtimeNs - b.st.birthtimeNs) || Number(a.st.ino - b.st.ino));
+}
+
+/** True when the file starts with the first bytes of one of `ids` (ids covering no bytes match nothing). */
+async function startsLikeAny(fh: FileHandle, ids: readonly FileIdentity[]): Promise<boolean> {
+  const head = Buffer.alloc(HEAD_BYTES);
+  const { bytesRead } = await fh.read(head, 0, HEAD_BYTES, 0);
+  return ids.some(
+    (id) =>
+      id.headBytes > 0 &&
+      id.headBytes <= bytesRead &&
+      createHash('sha256').update(head.subarray(0, id.headBytes)).digest('hex') === id.headHash,
+  );
 }
 
 async function isGzip(fh: FileHandle): Promise<boolean> {

@@ -192,6 +192,34 @@ describe('FileTailer: rotation, truncation, deletion', () => {
     await t.close();
   });
 
+  it('finds a file rotated in and out again between two looks, by its birth time', async () => {
+    const p = place();
+    writeFileSync(p.path, asFile(lines(1, 2, 'A')));
+    const t = tailer(p, { rotateWaitMs: 0 });
+    assert.deepEqual(await texts(t), lines(1, 2, 'A'));
+    renameSync(p.path, `${p.path}.2`);
+    writeFileSync(p.path, asFile(lines(1, 2, 'B')));
+    renameSync(p.path, `${p.path}.1`);
+    writeFileSync(p.path, asFile(lines(1, 2, 'C')));
+    assert.deepEqual(await texts(t), [...lines(1, 2, 'B'), ...lines(1, 2, 'C')]);
+    await t.close();
+  });
+
+  it('does not take an old copytruncate copy for a rotated file at the next rotation', async () => {
+    const p = place();
+    writeFileSync(p.path, asFile(lines(1, 3)));
+    const t = tailer(p, { rotateWaitMs: 0 });
+    assert.deepEqual(await texts(t), lines(1, 3));
+    copyFileSync(p.path, `${p.path}.copy`);
+    truncateSync(p.path, 0);
+    appendFileSync(p.path, asFile(lines(4, 5)));
+    assert.deepEqual(await texts(t), lines(4, 5));
+    renameSync(p.path, `${p.path}.old`);
+    writeFileSync(p.path, asFile(lines(6, 6)));
+    assert.deepEqual(await texts(t), ['L6'], 'the copy, born between the two, is not read again');
+    await t.close();
+  });
+
   it('after copytruncate, reads the unread rest from the copy, then the emptied file from 0', async () => {
     const p = place();
     writeFileSync(p.path, asFile(lines(1, 3)));

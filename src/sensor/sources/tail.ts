@@ -137,6 +137,8 @@ export class FileTailer implements AsyncIterable<TailLine> {
   /** Files followed from the one of the last confirmed line on, for the saved state's `next`. */
   #records: FileRecord[] = [];
   #nextSeq = 1;
+  /** The last files followed, kept longer than #records: to tell a copy of one from a rotated file. */
+  #known: FileRecord[] = [];
   #ready: TailLine[] = [];
   #started: Promise<void> | undefined;
   #reading = false;
@@ -298,14 +300,9 @@ export class FileTailer implements AsyncIterable<TailLine> {
       this.#adopt(found.fh, found.st, this.#newRecord(id), offset, now);
       this.#open.at(-1)!.isCopy = !found.sameInode;
     }
-    // Files a rotation made while we were stopped, between the last one found and the one at the path.
-    const last = this.#open.at(-1);
-    const atPath = await statIfExists(this.path);
-    if (last !== undefined && atPath?.isFile() && !this.#open.some((f) => sameInode(f, atPath))) {
-      const between = await rotatedBetween(this.path, last.birthNs, atPath.birthtimeNs, this.#open);
-      for (const f of between) this.#adopt(f.fh, f.st, this.#newRecord(await identify(f.fh, f.st)), 0, now);
-    }
-    // The file at the path, if not found above, is opened from its start by the first #checkPath.
+    // The file at the path now, and the files a rotation made while we were stopped between it and the
+    // last one found. Opened now: a file left for later could be rotated away before we look again.
+    await this.#adoptPathFile(now);
   }
 
   async #begin(): Promise<void> {
@@ -325,6 +322,8 @@ export class FileTailer implements AsyncIterable<TailLine> {
   #newRecord(ident: FileIdentity): FileRecord {
     const record = { seq: this.#nextSeq++, ident };
     this.#records.push(record);
+    this.#known.push(record);
+    if (this.#known.length > KNOWN_FILES) this.#known.shift();
     return record;
   }
 
@@ -401,15 +400,36 @@ export class FileTailer implements AsyncIterable<TailLine> {
     }
     // An older file renamed back, or a file we already hold: nothing new to read from its start.
     if (this.#open.some((f) => sameInode(f, st))) return false;
-    const fh = await open(this.path, 'r');
-    const fst = await fh.stat({ bigint: true });
-    if (!fst.isFile() || this.#open.some((f) => sameInode(f, fst))) {
+    return this.#adoptPathFile(now);
+  }
+
+  /**
+   * Opens the file now at the path, from its start, after any files rotation created between the last
+   * file open and it (several rotations between two looks, or while the tailer was stopped).
+   */
+  async #adoptPathFile(now: number): Promise<boolean> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    const st = await fh.stat({ bigint: true });
+    if (!st.isFile() || this.#open.some((f) => sameInode(f, st))) {
       await fh.close();
       return false;
     }
-    if (last !== undefined && last.leftAt === undefined) last.leftAt = now;
+    const last = this.#open.at(-1);
+    if (last !== undefined) {
+      if (last.leftAt === undefined) last.leftAt = now;
+      const known = this.#known.map((r) => r.ident);
+      for (const f of await rotatedBetween(this.path, last.birthNs, st.birthtimeNs, this.#open, known)) {
+        this.#adopt(f.fh, f.st, this.#newRecord(await identify(f.fh, f.st)), 0, now);
+      }
+    }
     if (this.#filesSeen > 0) this.#stats.rotations += 1;
-    this.#adopt(fh, fst, this.#newRecord(await identify(fh, fst)), 0, undefined);
+    this.#adopt(fh, st, this.#newRecord(await identify(fh, st)), 0, undefined);
     return true;
   }
 
@@ -532,6 +552,9 @@ export class FileTailer implements AsyncIterable<TailLine> {
     this.#saved = pos;
   }
 }
+
+/** How many followed files are remembered to recognise copies of them. */
+const KNOWN_FILES = 64;
 
 /** The position saved for a path tailed before any file existed there. */
 const NO_FILE_YET: TailPosition = Object.freeze({
