@@ -424,6 +424,18 @@ test('mikrotik: prefix, chain, flags, bracketed IPv6 and ICMP type/code', () => 
   assert.deepEqual([icmp.proto, icmp.srcPort, icmp.dstPort, icmp.action], [1, 3, 1, 'blocked']);
 });
 
+test('sonicwall: a long word without "=" costs linear time (found by bench/fuzz)', () => {
+  const parser = sonicwallFormat.create(ctx);
+  const line = `id=firewall sn=0017C5000001 time="2026-01-14 10:00:02 UTC" m=98 msg="x" ${'A'.repeat(8192)}`;
+  let best = Infinity;
+  for (let i = 0; i < 3; i++) {
+    const started = performance.now();
+    assertWellFormed(parser.parse(line));
+    best = Math.min(best, performance.now() - started);
+  }
+  assert.ok(best < 10, `${best.toFixed(1)} ms (the quadratic key search took about 40)`);
+});
+
 // Fuzzing: hostile input of every kind must come back as a well-formed result, never an exception.
 
 const SEEDS: Record<string, string[]> = Object.fromEntries(

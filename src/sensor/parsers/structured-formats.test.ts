@@ -354,6 +354,20 @@ test('long lines nested deeper than any record are refused before JSON.parse (fo
   assert.equal(parseAll(suricataEve, [payload])[0].kind, 'event');
 });
 
+test('a header line of a megabyte is an error, read quickly (found by bench/fuzz)', () => {
+  const parser = zeekConn.create(ctx);
+  const started = performance.now();
+  for (const header of ['#fields', '#separator \\x2c', '#types']) {
+    const r = parser.parse(`${header}${'\t\\x2c'.repeat(1 << 18)}`);
+    assert.equal(r.kind, 'error', header);
+  }
+  assert.ok(performance.now() - started < 100, 'three megabyte headers in well under the 150 ms one took');
+  // They changed nothing: the default columns and tab separator still read a headerless file.
+  const results = fixtureLines('zeek-conn', 'conn-headerless.log').map((l) => parser.parse(l));
+  checkResults(results);
+  assert.ok(results.every((r) => r.kind === 'event'));
+});
+
 test('fuzz: mutated fixture lines never make a parser throw', () => {
   const sources = FORMATS.flatMap((f) =>
     fixtureFiles(f.name).flatMap((file) => fixtureLines(f.name, file).map((l) => ({ f, l }))),

@@ -130,6 +130,12 @@ function connEvent(f: ConnFields, now: number): ParseResult {
   );
 }
 
+/**
+ * Longest header line read. Zeek's own are a few hundred characters; a megabyte of tabs after
+ * "#fields" would otherwise build a million-column map (150 ms, found by bench/fuzz).
+ */
+const MAX_HEADER_CHARS = 16 * 1024;
+
 /** Undoes Zeek's \xHH escaping of header values ("#separator \x09"). */
 function unescapeZeek(s: string): string {
   return s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
@@ -186,6 +192,9 @@ class ZeekTsvParser implements LineParser {
   }
 
   #header(line: string): ParseResult {
+    if (line.length > MAX_HEADER_CHARS) {
+      return error(`header line of ${line.length} characters, more than the ${MAX_HEADER_CHARS} read`);
+    }
     if (line.startsWith('#separator ')) {
       const sep = unescapeZeek(line.slice('#separator '.length));
       if (sep.length === 0) return error('#separator is empty');
