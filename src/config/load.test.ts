@@ -200,6 +200,17 @@ const cases: Case[] = [
     problems: ['FILE:1:1: collecter: unknown section "collecter" — did you mean "collector"?'],
   },
   {
+    name: 'list items take their defaults, and a bad item is named by its position and line',
+    yaml: 'sensor:\n  sources:\n    - path: /var/log/ufw.log\n    - path: /x\n      fromat: zeek-conn\n',
+    code: 'CONFIG_INVALID',
+    problems: ['FILE:5:7: sensor.sources.2.fromat: unknown key "fromat" — did you mean "format"?'],
+  },
+  {
+    name: 'a list item with only its required key gets every default',
+    yaml: 'honeypot:\n  tcp_ports:\n    - port: 2222\n',
+    config: defaultsWith({ 'honeypot.tcp_ports': [{ port: 2222, banner: '', banner_hex: '' }] }),
+  },
+  {
     name: 'unknown top-level section with nothing close',
     yaml: 'metrics: {}\n',
     code: 'CONFIG_INVALID',

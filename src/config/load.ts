@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { getSystemErrorMessage } from 'node:util';
 import Value, { DecodeUnsafe } from 'typebox/value';
-import { isAlias, isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { MAX_REPORTED_PROBLEMS, PortentError } from '../core/errors.ts';
 import { CONFIG_SECTIONS, ConfigSchema, type PortentConfig } from './schema.ts';
 import { closestName } from './suggest.ts';
@@ -145,6 +145,12 @@ function findNode(doc: Document, path: string[], part: 'key' | 'value'): Node | 
   let keyNode: Node | undefined;
   for (const key of path) {
     if (isAlias(node)) node = node.resolve(doc);
+    // List items are named by their 1-based position ("sensor.sources.2.path").
+    if (isSeq(node) && /^[1-9]\d*$/.test(key) && Number(key) <= node.items.length) {
+      node = node.items[Number(key) - 1];
+      keyNode = undefined;
+      continue;
+    }
     if (!isMap(node)) break;
     const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
     if (pair === undefined) break;

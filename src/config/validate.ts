@@ -84,6 +84,23 @@ function walk(
     return;
   }
 
+  // A list of mappings (honeypot ports, sensor sources): each item is checked like a section, with
+  // its own defaults, so `- port: 2222` needs no other keys and a typo names its item.
+  const items = (node as { items?: SchemaNode }).items;
+  if (
+    (node as { type?: unknown }).type === 'array' &&
+    items !== undefined &&
+    isObjectNode(items) &&
+    Array.isArray(value)
+  ) {
+    const before = out.length;
+    value.forEach((item, i) => walk(root, items, item, [...path, String(i + 1)], ctx, out));
+    if (out.length > before) return;
+    const message = leafProblem(node, Value.Default(node as never, structuredClone(value)));
+    if (message !== undefined) report(path, message, 'value');
+    return;
+  }
+
   const message = leafProblem(node, value);
   if (message !== undefined) report(path, message, 'value');
 }

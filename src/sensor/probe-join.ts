@@ -23,8 +23,9 @@ const key = (src: string, srcPort: number, dstPort: number) => `${src}|${srcPort
 
 export class ProbeJoiner {
   readonly #opts: ProbeJoinerOptions;
-  /** Insertion order is arrival order, so expiry looks only at the front. */
-  readonly #held = new Map<string, { event: PortentEvent; until: number }>();
+  /** Held SYNs and held connections; insertion order is arrival order, so expiry looks only at the front. */
+  readonly #syns = new Map<string, { event: PortentEvent; until: number }>();
+  readonly #connections = new Map<string, { event: PortentEvent; until: number }>();
   #joined = 0;
 
   constructor(opts: ProbeJoinerOptions) {
@@ -34,55 +35,68 @@ export class ProbeJoiner {
   /** A packet the capture saw. */
   capture(e: PortentEvent): void {
     const syn = e.proto === 6 && (e.tcpFlags & 0x12) === 0x02;
+    if (!syn || !this.#opts.isListened('tcp', e.dstPort)) return this.#opts.emit(e);
     const k = key(e.src, e.srcPort, e.dstPort);
-    if (
-      !syn ||
-      !this.#opts.isListened('tcp', e.dstPort) ||
-      this.#held.has(k) ||
-      this.#held.size >= (this.#opts.maxHeld ?? 100_000)
-    ) {
-      this.#opts.emit(e);
-      return;
+    const conn = this.#connections.get(k);
+    if (conn) {
+      this.#connections.delete(k);
+      return this.#join(e, conn.event);
     }
-    this.#held.set(k, { event: e, until: this.#opts.clock.now() + this.#opts.holdMs });
+    this.#hold(this.#syns, k, e);
   }
 
-  /** A TCP connection the honeypot accepted: takes the fingerprints of its SYN, if it was captured. */
+  /**
+   * A TCP connection the honeypot accepted. The capture may report its SYN before or after (tcpdump
+   * writes through a pipe), so whichever comes first waits for the other.
+   */
   connection(e: PortentEvent): void {
     const k = key(e.src, e.srcPort, e.dstPort);
-    const syn = this.#held.get(k);
+    const syn = this.#syns.get(k);
     if (syn) {
-      this.#held.delete(k);
-      this.#joined++;
-      const s = syn.event;
-      this.#opts.emit({
-        ...e,
-        time: Math.min(e.time, s.time),
-        ipId: s.ipId,
-        ttl: s.ttl,
-        window: s.window,
-        seq: s.seq,
-      });
-    } else this.#opts.emit(e);
+      this.#syns.delete(k);
+      return this.#join(syn.event, e);
+    }
+    this.#hold(this.#connections, k, e);
   }
 
-  /** Lets through SYNs whose hold time is up. */
+  #hold(map: Map<string, { event: PortentEvent; until: number }>, k: string, e: PortentEvent): void {
+    if (map.has(k) || map.size >= (this.#opts.maxHeld ?? 100_000)) return this.#opts.emit(e);
+    map.set(k, { event: e, until: this.#opts.clock.now() + this.#opts.holdMs });
+  }
+
+  #join(syn: PortentEvent, conn: PortentEvent): void {
+    this.#joined++;
+    this.#opts.emit({
+      ...conn,
+      time: Math.min(conn.time, syn.time),
+      ipId: syn.ipId,
+      ttl: syn.ttl,
+      window: syn.window,
+      seq: syn.seq,
+    });
+  }
+
+  /** Lets through what waited its full hold time alone: half-open SYN scans, connections whose SYN was not captured. */
   expire(): void {
     const now = this.#opts.clock.now();
-    for (const [k, h] of this.#held) {
-      if (h.until > now) break;
-      this.#held.delete(k);
-      this.#opts.emit(h.event);
+    for (const map of [this.#syns, this.#connections]) {
+      for (const [k, h] of map) {
+        if (h.until > now) break;
+        map.delete(k);
+        this.#opts.emit(h.event);
+      }
     }
   }
 
   /** Lets everything held through (at shutdown). */
   flush(): void {
-    for (const h of this.#held.values()) this.#opts.emit(h.event);
-    this.#held.clear();
+    for (const map of [this.#syns, this.#connections]) {
+      for (const h of map.values()) this.#opts.emit(h.event);
+      map.clear();
+    }
   }
 
   stats(): { held: number; joined: number } {
-    return { held: this.#held.size, joined: this.#joined };
+    return { held: this.#syns.size + this.#connections.size, joined: this.#joined };
   }
 }

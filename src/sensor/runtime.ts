@@ -127,6 +127,7 @@ export class SensorRuntime {
       this.#captures.push(capture);
       if (this.#honeypot) {
         this.#joiner = new ProbeJoiner({
+          // A SYN waits for its connection, reported when the connection closes.
           holdMs: hp.capture_timeout + 2000,
           clock: this.#clock,
           emit: (e) => this.#accept(e),
@@ -368,12 +369,20 @@ export class SensorRuntime {
     return this.#lastHeartbeat;
   }
 
-  /** Waits until everything read so far is spooled and, with a shipper, acknowledged by the server. */
-  async drain(): Promise<void> {
-    this.#joiner?.flush();
+  /**
+   * Waits until everything read so far is spooled and, with a shipper, acknowledged by the server
+   * (events held to be joined excepted); rejects after `timeoutMs` saying what is left.
+   */
+  async drain(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     await this.#write();
-    while (this.#shipper && this.#spool.health().unshippedEvents > 0)
+    while (this.#shipper && this.#spool.health().unshippedEvents > 0) {
+      if (Date.now() > deadline)
+        throw new Error(
+          `not drained after ${timeoutMs} ms: ${this.#spool.health().unshippedEvents} events unshipped; shipper ${JSON.stringify(this.#shipper.health().lastError)}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
+    }
     await this.#uploader?.flush();
   }
 

@@ -43,12 +43,17 @@ export interface Detection {
 export const MIN_DETECT_SCORE = 0.5;
 
 export function detectFormat(sample: readonly string[]): Detection {
-  const scores = LINE_FORMATS.map((f) => ({ format: f.name, ...f.detect(sample) })).sort((a, b) => b.score - a.score);
+  const scores = LINE_FORMATS.map((f) => ({ format: f.name, ...f.detect(sample) })).sort(
+    (a, b) => b.score - a.score,
+  );
   const best = scores[0];
   if (best === undefined || best.score < MIN_DETECT_SCORE) {
     return {
       format: null,
-      reason: best === undefined ? 'no formats registered' : `no format matched well enough (best: ${best.format}, ${best.reason})`,
+      reason:
+        best === undefined
+          ? 'no formats registered'
+          : `no format matched well enough (best: ${best.format}, ${best.reason})`,
       scores,
     };
   }

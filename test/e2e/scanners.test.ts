@@ -1,0 +1,188 @@
+// End to end on loopback: nmap -sS, nmap -sT and hping3 against a honeypot sensor reach the server with ports, flags and fingerprints.
+//
+// A real `portent server` (in process) and a real sensor runtime with honeypot listeners and live
+// capture on `lo` (tcpdump); the scanners are the Debian packages. Needs root for raw sockets.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { resolveConfig } from '../../src/config/load.ts';
+import { VERSION, startEmbeddedServer, type RunningServer } from '../../src/bin/embedded.ts';
+import { SensorRuntime } from '../../src/sensor/runtime.ts';
+import { canUseRawNetwork, requireCommands } from '../support/requires.ts';
+
+const ADMIN = 'e2e-admin-token-0123456789abcdef0123';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Row {
+  dst_port: number;
+  src_port: number;
+  tcp_flags: number;
+  action: number;
+  origin: number;
+  ip_id: number | null;
+  ttl: number | null;
+  tcp_window: number | null;
+  seq: number | null;
+}
+
+describe('scanners against a honeypot sensor, end to end', { timeout: 120_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'portent-e2e-'));
+  let server: RunningServer;
+  let sensor: SensorRuntime;
+  let ports: number[];
+  let ready = false;
+
+  before(async () => {
+    if (!canUseRawNetwork()) return;
+    ports = [await freePort(), await freePort(), await freePort(), await freePort()];
+    server = await startEmbeddedServer(
+      resolveConfig({
+        server: { listen_port: 0, admin_token: ADMIN, log_level: 'warn' },
+        storage: { path: join(dir, 'portent.duckdb'), rollup_flush_interval: '100ms' },
+      }),
+    );
+    const enrolled = (await (
+      await fetch(`${server.url}/api/v1/sensors`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'e2e-honeypot' }),
+      })
+    ).json()) as { id: string; secret: string };
+    const config = resolveConfig({
+      sensor: {
+        state_dir: join(dir, 'state'),
+        captures: [
+          { interface: 'lo', filter: `tcp dst portrange ${Math.min(...ports)}-${Math.max(...ports)}` },
+        ],
+        heartbeat_interval: '1s',
+      },
+      spool: { path: join(dir, 'spool') },
+      shipper: {
+        url: server.url,
+        sensor_id: enrolled.id,
+        sensor_secret: enrolled.secret,
+        batch_linger: '100ms',
+        min_batch_events: 1,
+      },
+      honeypot: {
+        bind_address: '127.0.0.1',
+        tcp_ports: ports.map((port) => ({ port, banner: 'SSH-2.0-OpenSSH_9.6\r\n' })),
+        capture_timeout: '1s',
+        source_attempts_per_s: 1000,
+        source_attempt_burst: 1000,
+      },
+      // Scanner and sensor are both 127.0.0.1 here: keep the addresses as they are.
+      privacy: { detect_own_addresses: false, hash_key_file: join(dir, 'privacy.key') },
+    });
+    sensor = await SensorRuntime.start({
+      config,
+      software: `portent-sensor/${VERSION}`,
+      log: pino({ level: 'warn' }),
+    });
+    ready = true;
+  });
+
+  after(async () => {
+    await sensor?.stop();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * The stored events to `port`, once `done` says they are all there (or after 15 s): packets reach
+   * the sensor through tcpdump, a connection is reported when it closes, and a captured SYN waits
+   * a few seconds for the connection it may belong to.
+   */
+  async function eventsTo(port: number, done: (rows: Row[]) => boolean): Promise<Row[]> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await sensor.drain();
+      const rows = await storedTo(port);
+      if (done(rows) || Date.now() > deadline) return rows;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async function storedTo(port: number): Promise<Row[]> {
+    const reader = server.stores.db.reader;
+    const r = await reader.runAndReadAll(
+      `SELECT dst_port, src_port, tcp_flags, action, origin, ip_id, ttl, tcp_window, seq::DOUBLE FROM events WHERE dst_port = $1`,
+      [port],
+    );
+    return r.getRows().map((x) => ({
+      dst_port: Number(x[0]),
+      src_port: Number(x[1]),
+      tcp_flags: Number(x[2]),
+      action: Number(x[3]),
+      origin: Number(x[4]),
+      ip_id: x[5] === null ? null : Number(x[5]),
+      ttl: x[6] === null ? null : Number(x[6]),
+      tcp_window: x[7] === null ? null : Number(x[7]),
+      seq: x[8] === null ? null : Number(x[8]),
+    }));
+  }
+
+  const skipUnlessReady = (t: { skip(msg: string): void }) => {
+    if (!ready) t.skip('needs root for raw sockets and capture on lo');
+    return ready;
+  };
+
+  it("nmap -sS: half-open SYN probes with nmap's window, seen by capture", async (t) => {
+    if (!requireCommands(t, 'nmap', 'tcpdump') || !skipUnlessReady(t)) return;
+    const r = spawnSync('nmap', ['-sS', '-Pn', '-n', '-p', String(ports[0]), '127.0.0.1'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const rows = await eventsTo(ports[0], (rows) => rows.length > 0);
+    const syn = rows.filter((e) => e.tcp_flags === 2 && e.origin === 3);
+    assert.ok(syn.length >= 1, JSON.stringify(rows));
+    // nmap's raw SYN probes use windows of 1024, 2048, 3072 or 4096 and a TTL between 37 and 64.
+    assert.ok(
+      syn.every((e) => [1024, 2048, 3072, 4096].includes(e.tcp_window!)),
+      JSON.stringify(syn),
+    );
+    assert.ok(syn.every((e) => e.ip_id !== null && e.ttl !== null && e.seq !== null));
+  });
+
+  it("nmap -sT: connect() probes from the kernel's stack, seen by capture", async (t) => {
+    if (!requireCommands(t, 'nmap', 'tcpdump') || !skipUnlessReady(t)) return;
+    const r = spawnSync('nmap', ['-sT', '-Pn', '-n', '-p', String(ports[1]), '127.0.0.1'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    // nmap resets the connection at once, before the listener can accept it: only capture sees it.
+    const rows = await eventsTo(ports[1], (rows) => rows.length > 0);
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    // Linux's own SYN: TTL 64 and the loopback window (65495), unlike nmap's crafted -sS probes.
+    assert.equal(rows[0].ttl, 64);
+    assert.ok(rows[0].tcp_window! > 4096, JSON.stringify(rows));
+  });
+
+  it('hping3 -S: crafted SYNs with the window and TTL given on its command line', async (t) => {
+    if (!requireCommands(t, 'hping3', 'tcpdump') || !skipUnlessReady(t)) return;
+    const r = spawnSync(
+      'hping3',
+      ['-S', '-p', String(ports[2]), '-w', '777', '-t', '33', '-c', '3', '-i', 'u20000', '127.0.0.1'],
+      { encoding: 'utf8' },
+    );
+    assert.ok(r.status === 0 || r.status === 1, r.stderr);
+    const rows = await eventsTo(ports[2], (rows) => rows.filter((e) => e.tcp_window === 777).length >= 3);
+    const crafted = rows.filter((e) => e.tcp_window === 777);
+    assert.equal(crafted.length, 3, JSON.stringify(rows));
+    assert.ok(crafted.every((e) => e.ttl === 33 && (e.tcp_flags & 2) === 2));
+  });
+});
