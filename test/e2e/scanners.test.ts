@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -185,4 +186,36 @@ describe('scanners against a honeypot sensor, end to end', { timeout: 120_000 },
     assert.equal(crafted.length, 3, JSON.stringify(rows));
     assert.ok(crafted.every((e) => e.ttl === 33 && (e.tcp_flags & 2) === 2));
   });
+
+  it(
+    "a client that talks: one honeypot event with the payload hash and the SYN's fingerprints, and its sample",
+    { timeout: 40_000 },
+    async (t) => {
+      if (!requireCommands(t, 'tcpdump') || !skipUnlessReady(t)) return;
+      const payload = Buffer.from('GET /<script>x</script> HTTP/1.0\r\n\r\n');
+      await new Promise<void>((resolve, reject) => {
+        const c = connect(ports[3], '127.0.0.1', () => c.end(payload));
+        c.on('data', () => {}); // the banner
+        c.on('close', () => resolve()).on('error', reject);
+      });
+      const rows = await eventsTo(ports[3], (rows) => rows.some((e) => e.origin === 1 && e.ttl !== null));
+      assert.equal(rows.length, 1, `the captured SYN is joined into the connection: ${JSON.stringify(rows)}`);
+      assert.equal(rows[0].origin, 1);
+      assert.equal(rows[0].action, 3);
+      assert.equal(rows[0].ttl, 64, 'fingerprints joined from the captured SYN');
+      assert.ok(rows[0].ip_id !== null && rows[0].seq !== null);
+      const sha = createHash('sha256').update(payload).digest('hex');
+      const deadline = Date.now() + 15_000;
+      let res = await fetch(`${server.url}/api/v1/samples/${sha}`);
+      while (res.status === 404 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        await sensor.drain();
+        res = await fetch(`${server.url}/api/v1/samples/${sha}`);
+      }
+      assert.equal(res.status, 200);
+      const sample = (await res.json()) as { base64: string; port: number };
+      assert.deepEqual(Buffer.from(sample.base64, 'base64'), payload);
+      assert.equal(sample.port, ports[3]);
+    },
+  );
 });
