@@ -14,8 +14,7 @@ import { decodeCapture, looksLikeCapture } from '../sensor/capture/reader.ts';
 import { sensorTimeZone } from '../sensor/config.ts';
 import { detectFormat, LINE_FORMATS } from '../sensor/parsers/index.ts';
 import type { FormatName, LineParser, ParseResult } from '../sensor/parsers/types.ts';
-import { detectOwnAddresses, loadHashKey, PrivacyFilter } from '../sensor/privacy/privacy.ts';
-import { SensorRuntime } from '../sensor/runtime.ts';
+import { privacyFilterFrom, SensorRuntime } from '../sensor/runtime.ts';
 import { sendHeartbeat } from '../sensor/server-link.ts';
 import { shipperOptionsFrom } from '../sensor/shipper/config.ts';
 import { Shipper } from '../sensor/shipper/shipper.ts';
@@ -282,10 +281,7 @@ export async function importFiles(
   out: (line: string) => void,
 ): Promise<ImportSummary[]> {
   const ctx = { now: Date.now(), timeZone: sensorTimeZone(config.sensor) };
-  const privacy = new PrivacyFilter(config.privacy, {
-    key: loadHashKey(config.privacy.hash_key_file),
-    detectedAddresses: config.privacy.detect_own_addresses ? detectOwnAddresses() : [],
-  });
+  const privacy = privacyFilterFrom(config);
   const spool = await Spool.open(spoolOptionsFrom(config.spool));
   const summaries: ImportSummary[] = [];
   try {

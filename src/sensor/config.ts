@@ -2,38 +2,7 @@
 
 import Type, { type StaticDecode } from 'typebox';
 import { Duration, Section } from '../config/types.ts';
-import type { FormatName } from './parsers/types.ts';
-
-export const FORMAT_NAMES: readonly FormatName[] = [
-  'netfilter',
-  'filterlog',
-  'pfirewall',
-  'zeek-conn',
-  'zeek-conn-json',
-  'suricata-eve',
-  'cowrie',
-  'dionaea',
-  'opencanary',
-  'cisco-asa',
-  'mikrotik',
-  'sonicwall',
-  'checkpoint',
-];
-
-const SourceSchema = Type.Object(
-  {
-    path: Type.String({ minLength: 1, description: 'The log file to follow; it need not exist yet.' }),
-    format: Type.Enum(['auto', ...FORMAT_NAMES], {
-      default: 'auto',
-      description: '"auto" detects the format from the first lines and says what it chose and why.',
-    }),
-    start_at: Type.Enum(['end', 'beginning'], {
-      default: 'end',
-      description: 'Where to start in a file seen for the first time; afterwards the saved position is used.',
-    }),
-  },
-  { additionalProperties: false },
-);
+import { FileSourceConfigSchema } from './sources/config.ts';
 
 const CaptureSchema = Type.Object(
   {
@@ -65,7 +34,7 @@ export const SensorConfigSchema = Section(
       (v) =>
         `must be an IANA time zone such as "UTC" or "Europe/Berlin", or "" for the host's zone; got ${JSON.stringify(v)}`,
     ),
-    sources: Type.Array(SourceSchema, {
+    sources: Type.Array(FileSourceConfigSchema, {
       default: [],
       description:
         'Log files to follow, e.g. [{path: /var/log/ufw.log}, {path: /var/log/suricata/eve.json, format: suricata-eve}].',

@@ -1,8 +1,7 @@
 // The running sensor: log files, live capture and honeypot listeners in; privacy; spool; shipping, heartbeats and samples out.
 
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { PortentEvent } from '../core/event.ts';
@@ -20,6 +19,7 @@ import { shipperOptionsFrom } from './shipper/config.ts';
 import { Shipper } from './shipper/shipper.ts';
 import { spoolOptionsFrom } from './spool/config.ts';
 import { Spool } from './spool/spool.ts';
+import { tailOptionsFrom } from './sources/config.ts';
 import { FileTailer, type TailLine } from './sources/tail.ts';
 import type { Static } from 'typebox';
 import type { healthSchema } from '../collector/schemas.ts';
@@ -47,6 +47,16 @@ export interface SensorRuntimeOptions {
 const MAX_PENDING_EVENTS = 100_000;
 /** Lines used to recognise a file's format. */
 const DETECT_LINES = 50;
+
+/** The privacy rules of the configuration, with the hash key file (and its directory) created if absent. */
+export function privacyFilterFrom(config: PortentConfig): PrivacyFilter {
+  const keyFile = config.privacy.hash_key_file;
+  if (keyFile !== '') mkdirSync(dirname(keyFile), { recursive: true });
+  return new PrivacyFilter(config.privacy, {
+    key: loadHashKey(keyFile),
+    detectedAddresses: config.privacy.detect_own_addresses ? detectOwnAddresses() : [],
+  });
+}
 
 export class SensorRuntime {
   readonly #opts: SensorRuntimeOptions;
@@ -91,10 +101,7 @@ export class SensorRuntime {
   async #start(): Promise<void> {
     const { config } = this.#opts;
     mkdirSync(config.sensor.state_dir, { recursive: true });
-    this.#privacy = new PrivacyFilter(config.privacy, {
-      key: loadHashKey(config.privacy.hash_key_file),
-      detectedAddresses: config.privacy.detect_own_addresses ? detectOwnAddresses() : [],
-    });
+    this.#privacy = privacyFilterFrom(config);
     this.#spool = await Spool.open(spoolOptionsFrom(config.spool, this.#clock));
     this.#timers.push(setInterval(() => void this.#write(), config.sensor.append_interval));
 
@@ -140,15 +147,7 @@ export class SensorRuntime {
     }
 
     for (const source of config.sensor.sources) {
-      const tailer = new FileTailer({
-        path: source.path,
-        statePath: join(
-          config.sensor.state_dir,
-          `tail-${createHash('sha256').update(source.path).digest('hex').slice(0, 16)}.json`,
-        ),
-        startAt: source.start_at,
-        clock: this.#clock,
-      });
+      const tailer = new FileTailer(tailOptionsFrom(source, config.sensor.state_dir, this.#clock));
       this.#tailers.push(tailer);
       const counts = this.#addSource(source.path, source.format === 'auto' ? null : source.format);
       this.#loops.push(this.#tailLoop(tailer, counts, source.format));
@@ -225,7 +224,7 @@ export class SensorRuntime {
           lines = undetected;
           undetected = [];
         }
-        parser.setNow?.(this.#clock.now());
+        parser.setNow(this.#clock.now());
         for (const line of lines) {
           const r = parser.parse(line.text);
           if (r.kind === 'event') {

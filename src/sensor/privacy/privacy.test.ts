@@ -297,7 +297,7 @@ test('config: defaults, and bad values refused with the reason', () => {
     admin_sources: [],
     truncate_ipv4_prefix: 24,
     truncate_ipv6_prefix: 48,
-    hash_key_file: '',
+    hash_key_file: './data/sensor/privacy.key',
   });
   assert.equal(
     decodePrivacyConfig({ internal_networks: [{ networks: ['10.0.0.0/8'] }] }).internal_networks[0].policy,
@@ -327,7 +327,7 @@ test('config: defaults, and bad values refused with the reason', () => {
       'privacy.admin_sources: item 1 must be a network address with no bits set after the prefix; got "10.1.2.3/8" — did you mean "10.0.0.0/8"?',
       'privacy.truncate_ipv6_prefix: must be an integer from 0 to 128; got 129',
       'privacy.own_address_policy: must be one of "keep", "truncate", "hash", "drop"; got "mask"',
-      'privacy.internal_networks: rule 2, network 2 must be a network such as "10.0.0.0/8" or "fd00::/8", or a single address, with a prefix length from 0 to 128; got "fd00::/200"',
+      'privacy.internal_networks.2.networks: item 2 must be a network such as "10.0.0.0/8" or "fd00::/8", or a single address, with a prefix length from 0 to 128; got "fd00::/200"',
     ],
   );
 });
