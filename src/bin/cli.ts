@@ -4,11 +4,8 @@ import { parseArgs } from 'node:util';
 import { PortentError } from '../core/errors.ts';
 import { configCheck, formatConfigProblems, loadConfig } from '../config/load.ts';
 import type { PortentConfig } from '../config/schema.ts';
-import { VERSION, startEmbeddedServer } from './embedded.ts';
-import { runImport } from './import.ts';
-import { runDemo } from './demo.ts';
-import { runSensors, type SensorsCommand } from './sensors.ts';
-import { doctor, importFiles, initSensorConfig, runSensor } from './sensor.ts';
+import type { SensorsCommand } from './sensors.ts';
+import { VERSION } from './version.ts';
 import { LINE_FORMATS } from '../sensor/parsers/index.ts';
 import type { FormatName } from '../sensor/parsers/types.ts';
 
@@ -43,6 +40,7 @@ Ctrl-C or SIGTERM: queued batches are made durable and rollups written before it
     options: configOption,
     async run({ values }) {
       const cfg = config(values);
+      const { startEmbeddedServer } = await import('./embedded.ts');
       const server = await startEmbeddedServer(cfg);
       server.app.log.info(
         { url: server.url, store: cfg.storage.path, version: VERSION },
@@ -80,6 +78,7 @@ of scanning of TCP 5168) through the real HTTP collector, then prints the port r
 serving the API until Ctrl-C, or exits at once with --exit.`,
     options: { data: { type: 'string' }, exit: { type: 'boolean' } },
     async run({ values }) {
+      const { runDemo } = await import('./demo.ts');
       return runDemo({ dataDir: values.data as string | undefined, exitWhenDone: values.exit === true, out });
     },
   },
@@ -119,6 +118,7 @@ collector.sensor_stale_after.`,
         !(Number.isInteger(durationS) && durationS >= 60 && durationS <= 7 * 86400)
       )
         throw new PortentError('USAGE', { message: '--for takes whole seconds from 60 to 604800.' });
+      const { runSensors } = await import('./sensors.ts');
       await runSensors(
         config(values),
         {
@@ -151,6 +151,8 @@ The sensor reads the sensor, shipper, spool, honeypot and privacy sections of th
     async run({ values, positionals }) {
       const [action, ...rest] = positionals;
       const software = `portent-sensor/${VERSION}`;
+      // Loaded here, not at the top: a sensor process should not map the server's DuckDB library.
+      const { doctor, importFiles, initSensorConfig, runSensor } = await import('./sensor.ts');
       if (action === 'init') {
         if (rest.length !== 1)
           throw new PortentError('USAGE', { message: 'Usage: portent sensor init FILE' });
@@ -223,6 +225,7 @@ chunks before it are stored.`,
         throw new PortentError('USAGE', { message: 'Give --format ndjson (the only bulk format so far).' });
       if (positionals.length === 0)
         throw new PortentError('USAGE', { message: 'Name at least one file to import.' });
+      const { runImport } = await import('./import.ts');
       return runImport({
         config: config(values),
         files: positionals,

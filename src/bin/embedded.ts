@@ -1,6 +1,5 @@
 // Composition root of the embedded profile: one DuckDB file holds events, rollups and state.
 
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -11,9 +10,9 @@ import { DuckDBDatabase } from '../storage/duckdb/database.ts';
 import { DuckDBEventStore } from '../storage/duckdb/event-store.ts';
 import { DuckDBStateStore } from '../storage/duckdb/state-store.ts';
 
-export const VERSION: string = JSON.parse(
-  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
-).version;
+import { VERSION } from './version.ts';
+
+export { VERSION };
 
 export interface EmbeddedStores {
   db: DuckDBDatabase;
