@@ -22,7 +22,7 @@ import { Spool } from './spool/spool.ts';
 import { tailOptionsFrom } from './sources/config.ts';
 import { FileTailer, type TailLine } from './sources/tail.ts';
 import type { Static } from 'typebox';
-import type { healthSchema } from '../collector/schemas.ts';
+import type { healthSchema } from '../core/wire/reports.ts';
 
 export type SensorHealthReport = Static<typeof healthSchema>;
 

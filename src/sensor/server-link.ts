@@ -2,7 +2,7 @@
 
 import type { Logger } from 'pino';
 import type { Static } from 'typebox';
-import type { heartbeatAckSchema, healthSchema } from '../collector/schemas.ts';
+import type { heartbeatAckSchema, healthSchema } from '../core/wire/reports.ts';
 import type { Clock } from '../core/clock.ts';
 import type { PortentEvent } from '../core/event.ts';
 import { signRequest } from '../core/signing.ts';
