@@ -6,8 +6,8 @@
 
 import type { ActionName } from '../../core/event.ts';
 import { address, eventResult, firewallEvent, protoNumber, scoreSample, uint } from './fields.ts';
-import { SyslogClock } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import { ClockedLineParser } from './syslog-time.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 const SKIP_EMPTY: ParseResult = { kind: 'skip', reason: 'empty line' };
 const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a Check Point log line' };
@@ -40,30 +40,9 @@ function pairs(text: string): Map<string, string> {
   return out;
 }
 
-class CheckpointParser implements LineParser {
+class CheckpointParser extends ClockedLineParser {
   readonly format = 'checkpoint' as const;
-  private readonly clock: SyslogClock;
-  private now: number;
-
-  constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
-    this.now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.now = now;
-    this.clock.setNow(now);
-  }
-
-  parse(line: string): ParseResult {
-    try {
-      return this.parseLine(line);
-    } catch (e) {
-      return { kind: 'error', message: `internal parser error: ${String(e)}` };
-    }
-  }
-
-  private parseLine(line: string): ParseResult {
+  protected parseLine(line: string): ParseResult {
     if (line.trim() === '') return SKIP_EMPTY;
     const text = line.length > 8192 ? line.slice(0, 8192) : line;
     const open = text.indexOf('[');

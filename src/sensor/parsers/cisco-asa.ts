@@ -14,8 +14,8 @@ import {
   tcpFlagFromWord,
   uint,
 } from './fields.ts';
-import { monthAt, SyslogClock } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import { ClockedLineParser, monthAt } from './syslog-time.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 const TAG = /%(?:ASA|FTD|PIX|FWSM)-(?:[a-z]+-)?([0-7])-(\d{6}):? ?/;
 
@@ -221,30 +221,9 @@ function built(msg: string): Connection | null {
     : conn('accepted', protoNumber(m[2]), b, a);
 }
 
-class CiscoAsaParser implements LineParser {
+class CiscoAsaParser extends ClockedLineParser {
   readonly format = 'cisco-asa' as const;
-  private readonly clock: SyslogClock;
-  private now: number;
-
-  constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
-    this.now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.now = now;
-    this.clock.setNow(now);
-  }
-
-  parse(line: string): ParseResult {
-    try {
-      return this.parseLine(line);
-    } catch (e) {
-      return { kind: 'error', message: `internal parser error: ${String(e)}` };
-    }
-  }
-
-  private parseLine(line: string): ParseResult {
+  protected parseLine(line: string): ParseResult {
     if (line.trim() === '') return SKIP_EMPTY;
     const text = line.length > 4096 ? line.slice(0, 4096) : line;
     const tag = TAG.exec(text);

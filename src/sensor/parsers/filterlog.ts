@@ -15,8 +15,8 @@ import {
   tcpFlagsFromLetters,
   uint,
 } from './fields.ts';
-import { SyslogClock } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import { ClockedLineParser } from './syslog-time.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 const SKIP_EMPTY: ParseResult = { kind: 'skip', reason: 'empty line' };
 const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a filterlog line' };
@@ -97,30 +97,9 @@ function csvStart(line: string, at: number): number {
   return i + 1;
 }
 
-class FilterlogParser implements LineParser {
+class FilterlogParser extends ClockedLineParser {
   readonly format = 'filterlog' as const;
-  private readonly clock: SyslogClock;
-  private now: number;
-
-  constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
-    this.now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.now = now;
-    this.clock.setNow(now);
-  }
-
-  parse(line: string): ParseResult {
-    try {
-      return this.parseLine(line);
-    } catch (e) {
-      return { kind: 'error', message: `internal parser error: ${String(e)}` };
-    }
-  }
-
-  private parseLine(line: string): ParseResult {
+  protected parseLine(line: string): ParseResult {
     if (line.trim() === '') return SKIP_EMPTY;
     const at = line.indexOf('filterlog');
     if (at < 0) return SKIP_OTHER;

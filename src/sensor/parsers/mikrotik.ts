@@ -15,8 +15,8 @@ import {
   tcpFlagFromWord,
   uint,
 } from './fields.ts';
-import { digitsAt, monthAt, SyslogClock } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import { ClockedLineParser, digitsAt, monthAt } from './syslog-time.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 const SKIP_EMPTY: ParseResult = { kind: 'skip', reason: 'empty line' };
 const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a RouterOS firewall log line' };
@@ -52,30 +52,9 @@ function endpoint(text: string): Endpoint | null {
   return addr === null ? null : { addr, port: 0 };
 }
 
-class MikrotikParser implements LineParser {
+class MikrotikParser extends ClockedLineParser {
   readonly format = 'mikrotik' as const;
-  private readonly clock: SyslogClock;
-  private now: number;
-
-  constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
-    this.now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.now = now;
-    this.clock.setNow(now);
-  }
-
-  parse(line: string): ParseResult {
-    try {
-      return this.parseLine(line);
-    } catch (e) {
-      return { kind: 'error', message: `internal parser error: ${String(e)}` };
-    }
-  }
-
-  private parseLine(line: string): ParseResult {
+  protected parseLine(line: string): ParseResult {
     if (line.trim() === '') return SKIP_EMPTY;
     const text = line.length > 4096 ? line.slice(0, 4096) : line;
     const rec = RECORD.exec(text);

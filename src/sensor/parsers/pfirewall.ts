@@ -14,8 +14,8 @@ import {
   tcpFlagsFromLetters,
   uint,
 } from './fields.ts';
-import { digitsAt, SyslogClock } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import { ClockedLineParser, digitsAt, SyslogClock } from './syslog-time.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 /** The column order Windows has always written, used until a "#Fields:" header says otherwise. */
 const DEFAULT_FIELDS =
@@ -65,32 +65,12 @@ const SKIP_LOST: ParseResult = {
 };
 const SKIP_HEADER: ParseResult = { kind: 'skip', reason: 'W3C header line' };
 
-class PfirewallParser implements LineParser {
+class PfirewallParser extends ClockedLineParser {
   readonly format = 'pfirewall' as const;
-  private readonly clock: SyslogClock;
-  private now: number;
   private columns = columnsOf(DEFAULT_FIELDS);
   private utc = false;
 
-  constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
-    this.now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.now = now;
-    this.clock.setNow(now);
-  }
-
-  parse(line: string): ParseResult {
-    try {
-      return this.parseLine(line);
-    } catch (e) {
-      return { kind: 'error', message: `internal parser error: ${String(e)}` };
-    }
-  }
-
-  private parseLine(line: string): ParseResult {
+  protected parseLine(line: string): ParseResult {
     if (line.trim() === '') return SKIP_EMPTY;
     if (line.charCodeAt(0) === 0x23) return this.header(line);
     const f = line.slice(0, 4096).trim().split(/\s+/);

@@ -5,8 +5,8 @@
 
 import type { ActionName } from '../../core/event.ts';
 import { address, eventResult, firewallEvent, protoNumber, scoreSample, uint } from './fields.ts';
-import { digitsAt, SyslogClock } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import { ClockedLineParser, digitsAt, SyslogClock } from './syslog-time.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 const SKIP_EMPTY: ParseResult = { kind: 'skip', reason: 'empty line' };
 const SKIP_OTHER: ParseResult = { kind: 'skip', reason: 'not a SonicWall log line' };
@@ -45,30 +45,9 @@ function endpoint(value: string | undefined, v6: string | undefined): Endpoint |
   return port < 0 ? null : { addr, port };
 }
 
-class SonicwallParser implements LineParser {
+class SonicwallParser extends ClockedLineParser {
   readonly format = 'sonicwall' as const;
-  private readonly clock: SyslogClock;
-  private now: number;
-
-  constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
-    this.now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.now = now;
-    this.clock.setNow(now);
-  }
-
-  parse(line: string): ParseResult {
-    try {
-      return this.parseLine(line);
-    } catch (e) {
-      return { kind: 'error', message: `internal parser error: ${String(e)}` };
-    }
-  }
-
-  private parseLine(line: string): ParseResult {
+  protected parseLine(line: string): ParseResult {
     if (line.trim() === '') return SKIP_EMPTY;
     const f = pairs(line.length > 8192 ? line.slice(0, 8192) : line);
     const msg = f.get('msg');

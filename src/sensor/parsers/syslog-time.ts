@@ -4,7 +4,7 @@
 // readers are character loops with no allocation, the year of a BSD stamp is decided once per day
 // seen, and the zone offset (an Intl call, a few microseconds) once per quarter hour of wall time.
 
-import type { ParseContext } from './types.ts';
+import type { FormatName, LineParser, ParseContext, ParseResult } from './types.ts';
 
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
@@ -407,4 +407,34 @@ export class SyslogClock {
     if (Number.isNaN(t)) this.end = i;
     return t;
   }
+}
+
+/**
+ * What the syslog-framed firewall parsers share: a clock for year-less stamps that follows setNow,
+ * and no exception ever escaping parse (a bug in a reader becomes an error result, not a crash).
+ */
+export abstract class ClockedLineParser implements LineParser {
+  abstract readonly format: FormatName;
+  protected readonly clock: SyslogClock;
+  protected now: number;
+
+  constructor(ctx: ParseContext) {
+    this.clock = new SyslogClock(ctx);
+    this.now = ctx.now;
+  }
+
+  setNow(now: number): void {
+    this.now = now;
+    this.clock.setNow(now);
+  }
+
+  parse(line: string): ParseResult {
+    try {
+      return this.parseLine(line);
+    } catch (e) {
+      return { kind: 'error', message: `internal parser error: ${String(e)}` };
+    }
+  }
+
+  protected abstract parseLine(line: string): ParseResult;
 }
