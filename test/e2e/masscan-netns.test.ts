@@ -12,15 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
-import { resolveConfig } from '../../src/config/load.ts';
-import { VERSION, startEmbeddedServer, type RunningServer } from '../../src/bin/embedded.ts';
+import type { RunningServer } from '../../src/bin/embedded.ts';
 import { bigIntToLimbs, formatAddress } from '../../src/core/address.ts';
 import { Origin } from '../../src/core/event.ts';
-import { SensorRuntime } from '../../src/sensor/runtime.ts';
+import type { SensorRuntime } from '../../src/sensor/runtime.ts';
 import { canUseRawNetwork, hasCommand, requireCommands } from '../support/requires.ts';
+import { startSensorHarness, type SensorHarness } from '../support/sensor-harness.ts';
 
-const ADMIN = 'e2e-admin-token-0123456789abcdef0123';
 /** Namespaces and veth ends are named after the creating process, so a later run can tell its own from a killed run's. */
 const PREFIX = 'ptnt';
 
@@ -108,6 +106,7 @@ describe(
     const nsVeth = `${PREFIX}${process.pid}n`;
     let hostAddr: string;
     let scannerAddr: string;
+    let h: SensorHarness | undefined;
     let server: RunningServer;
     let sensor: SensorRuntime;
     /** Two ports with a honeypot listener, then one closed port. */
@@ -130,34 +129,11 @@ describe(
       ip('-n', ns, 'link', 'set', 'lo', 'up');
 
       ports = [await freePort(hostAddr), await freePort(hostAddr), await freePort(hostAddr)];
-      server = await startEmbeddedServer(
-        resolveConfig({
-          server: { listen_port: 0, admin_token: ADMIN, log_level: 'warn' },
-          storage: { path: join(dir, 'portent.duckdb'), rollup_flush_interval: '100ms' },
-        }),
-      );
-      const enrolled = (await (
-        await fetch(`${server.url}/api/v1/sensors`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ name: 'e2e-masscan' }),
-        })
-      ).json()) as { id: string; secret: string };
-      const config = resolveConfig({
+      h = await startSensorHarness(dir, 'e2e-masscan', {
         sensor: {
-          state_dir: join(dir, 'state'),
           captures: [
             { interface: hostVeth, filter: `tcp and (${ports.map((p) => `dst port ${p}`).join(' or ')})` },
           ],
-          heartbeat_interval: '1s',
-        },
-        spool: { path: join(dir, 'spool') },
-        shipper: {
-          url: server.url,
-          sensor_id: enrolled.id,
-          sensor_secret: enrolled.secret,
-          batch_linger: '100ms',
-          min_batch_events: 1,
         },
         honeypot: {
           bind_address: hostAddr,
@@ -167,19 +143,14 @@ describe(
           source_attempt_burst: 1000,
         },
         // The sensor's own address is the scanned one: keep the test addresses as they are.
-        privacy: { detect_own_addresses: false, hash_key_file: join(dir, 'privacy.key') },
+        privacy: { detect_own_addresses: false },
       });
-      sensor = await SensorRuntime.start({
-        config,
-        software: `portent-sensor/${VERSION}`,
-        log: pino({ level: 'warn' }),
-      });
+      ({ server, sensor } = h);
       ready = true;
     });
 
     after(async () => {
-      await sensor?.stop();
-      await server?.stop();
+      await h?.stop();
       // Deleting one end of a veth pair deletes both; the namespace goes after it.
       spawnSync('ip', ['link', 'del', hostVeth], { stdio: 'ignore' });
       spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });

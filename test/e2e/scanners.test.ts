@@ -11,13 +11,10 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { resolveConfig } from '../../src/config/load.ts';
-import { VERSION, startEmbeddedServer, type RunningServer } from '../../src/bin/embedded.ts';
-import { SensorRuntime } from '../../src/sensor/runtime.ts';
+import type { RunningServer } from '../../src/bin/embedded.ts';
+import type { SensorRuntime } from '../../src/sensor/runtime.ts';
 import { canUseRawNetwork, requireCommands } from '../support/requires.ts';
-
-const ADMIN = 'e2e-admin-token-0123456789abcdef0123';
+import { startSensorHarness, type SensorHarness } from '../support/sensor-harness.ts';
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -42,6 +39,7 @@ interface Row {
 
 describe('scanners against a honeypot sensor, end to end', { timeout: 120_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'portent-e2e-'));
+  let h: SensorHarness | undefined;
   let server: RunningServer;
   let sensor: SensorRuntime;
   let ports: number[];
@@ -50,34 +48,11 @@ describe('scanners against a honeypot sensor, end to end', { timeout: 120_000 },
   before(async () => {
     if (!canUseRawNetwork()) return;
     ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-    server = await startEmbeddedServer(
-      resolveConfig({
-        server: { listen_port: 0, admin_token: ADMIN, log_level: 'warn' },
-        storage: { path: join(dir, 'portent.duckdb'), rollup_flush_interval: '100ms' },
-      }),
-    );
-    const enrolled = (await (
-      await fetch(`${server.url}/api/v1/sensors`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'e2e-honeypot' }),
-      })
-    ).json()) as { id: string; secret: string };
-    const config = resolveConfig({
+    h = await startSensorHarness(dir, 'e2e-honeypot', {
       sensor: {
-        state_dir: join(dir, 'state'),
         captures: [
           { interface: 'lo', filter: `tcp dst portrange ${Math.min(...ports)}-${Math.max(...ports)}` },
         ],
-        heartbeat_interval: '1s',
-      },
-      spool: { path: join(dir, 'spool') },
-      shipper: {
-        url: server.url,
-        sensor_id: enrolled.id,
-        sensor_secret: enrolled.secret,
-        batch_linger: '100ms',
-        min_batch_events: 1,
       },
       honeypot: {
         bind_address: '127.0.0.1',
@@ -87,19 +62,14 @@ describe('scanners against a honeypot sensor, end to end', { timeout: 120_000 },
         source_attempt_burst: 1000,
       },
       // Scanner and sensor are both 127.0.0.1 here: keep the addresses as they are.
-      privacy: { detect_own_addresses: false, hash_key_file: join(dir, 'privacy.key') },
+      privacy: { detect_own_addresses: false },
     });
-    sensor = await SensorRuntime.start({
-      config,
-      software: `portent-sensor/${VERSION}`,
-      log: pino({ level: 'warn' }),
-    });
+    ({ server, sensor } = h);
     ready = true;
   });
 
   after(async () => {
-    await sensor?.stop();
-    await server?.stop();
+    await h?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -6,14 +6,11 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { doctor, importFiles } from '../../src/bin/sensor.ts';
-import { startEmbeddedServer, VERSION, type RunningServer } from '../../src/bin/embedded.ts';
-import { resolveConfig } from '../../src/config/load.ts';
+import { VERSION, type RunningServer } from '../../src/bin/embedded.ts';
 import type { PortentConfig } from '../../src/config/schema.ts';
-import { SensorRuntime } from '../../src/sensor/runtime.ts';
-
-const ADMIN = 'runtime-test-admin-token-0123456789abcdef';
+import type { SensorRuntime } from '../../src/sensor/runtime.ts';
+import { startSensorHarness, type SensorHarness } from '../support/sensor-harness.ts';
 
 /** ufw lines as the kernel writes them (BSD syslog framing), from RFC 5737 documentation addresses. */
 function ufwLine(i: number): string {
@@ -30,66 +27,32 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
 
 describe('sensor runtime with a real server', { timeout: 90_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'portent-sensor-runtime-'));
+  let h: SensorHarness;
   let server: RunningServer;
   let config: PortentConfig;
   let sensor: SensorRuntime;
+  let admin: SensorHarness['admin'];
   const log = join(dir, 'ufw.log');
 
-  const admin = (path: string, init: RequestInit = {}) =>
-    fetch(`${server.url}${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    });
   const storedTo5168 = async () =>
-    Number(
-      (
-        await server.stores.db.reader.runAndReadAll('SELECT count(*) FROM events WHERE dst_port = 5168')
-      ).getRows()[0][0],
-    );
+    Number((await h.query('SELECT count(*) FROM events WHERE dst_port = 5168'))[0][0]);
 
   before(async () => {
-    server = await startEmbeddedServer(
-      resolveConfig({
-        server: { listen_port: 0, admin_token: ADMIN, log_level: 'warn' },
-        storage: { path: join(dir, 'portent.duckdb') },
-      }),
-    );
-    const enrolled = (await (
-      await admin('/api/v1/sensors', { method: 'POST', body: JSON.stringify({ name: 'rt-1' }) })
-    ).json()) as {
-      id: string;
-      secret: string;
-    };
     writeFileSync(log, Array.from({ length: 30 }, (_, i) => ufwLine(i)).join('\n') + '\n');
-    config = resolveConfig({
+    h = await startSensorHarness(dir, 'rt-1', {
       sensor: {
-        state_dir: join(dir, 'state'),
         sources: [{ path: log, start_at: 'beginning', poll_interval: '100ms' }],
-        heartbeat_interval: '1s',
         retaskable: true,
         time_zone: 'UTC',
       },
-      spool: { path: join(dir, 'spool') },
-      shipper: {
-        url: server.url,
-        sensor_id: enrolled.id,
-        sensor_secret: enrolled.secret,
-        batch_linger: '100ms',
-        min_batch_events: 1,
-      },
       honeypot: { bind_address: '127.0.0.1' },
-      privacy: { hash_key_file: join(dir, 'privacy.key'), detect_own_addresses: false },
+      privacy: { detect_own_addresses: false },
     });
-    sensor = await SensorRuntime.start({
-      config,
-      software: `portent-sensor/${VERSION}`,
-      log: pino({ level: 'silent' }),
-    });
+    ({ server, sensor, config, admin } = h);
   });
 
   after(async () => {
-    await sensor?.stop();
-    await server?.stop();
+    await h?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
