@@ -43,8 +43,8 @@ export interface SensorRuntimeOptions {
   log: Logger;
 }
 
-/** Most events held in memory before the sources wait for the spool. */
-const MAX_PENDING_EVENTS = 100_000;
+/** Most events held in memory for the spool; see #accept. */
+const MAX_PENDING_EVENTS = 200_000;
 /** Lines used to recognise a file's format. */
 const DETECT_LINES = 50;
 
@@ -74,6 +74,8 @@ export class SensorRuntime {
   readonly #loops: Promise<void>[] = [];
   readonly #sources: SourceCounts[] = [];
   #pending: PortentEvent[] = [];
+  /** Events left out because the spool could not take them (see #accept). */
+  #overflow = 0;
   #writing: Promise<void> = Promise.resolve();
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
@@ -103,7 +105,7 @@ export class SensorRuntime {
     mkdirSync(config.sensor.state_dir, { recursive: true });
     this.#privacy = privacyFilterFrom(config);
     this.#spool = await Spool.open(spoolOptionsFrom(config.spool, this.#clock));
-    this.#timers.push(setInterval(() => void this.#write(), config.sensor.append_interval));
+    this.#timers.push(setInterval(() => this.#write().catch(() => {}), config.sensor.append_interval));
 
     const shipping = shipperOptionsFrom(config.shipper, this.#clock);
     if (shipping) {
@@ -169,25 +171,36 @@ export class SensorRuntime {
   /** Every event passes here: the privacy rules, then the batch bound for the spool. */
   #accept(event: PortentEvent): void {
     const kept = this.#privacy.apply(event);
-    if (kept !== null) this.#pending.push(kept);
-    if (this.#pending.length >= 10_000) void this.#write();
+    if (kept === null) return;
+    // Log files wait for the spool; capture and listeners cannot. While the spool cannot be written
+    // (a full disk), what they see beyond this bound is counted as sampled away, not kept in memory.
+    if (this.#pending.length >= MAX_PENDING_EVENTS) {
+      if (this.#overflow++ === 0)
+        this.#log.warn('The spool is not keeping up: events are being left out and counted.');
+      return;
+    }
+    this.#pending.push(kept);
+    if (this.#pending.length >= 10_000) this.#write().catch(() => {}); // logged in #write; retried by the next
   }
 
   /** Writes what is pending to the spool; resolves once everything accepted so far is spooled. */
   #write(): Promise<void> {
-    this.#writing = this.#writing.then(async () => {
-      if (this.#pending.length === 0) return;
-      const events = this.#pending;
-      this.#pending = [];
-      try {
-        await this.#spool.append(eventsToColumns(events));
-      } catch (err) {
-        // The events go back to the front of the queue: a full disk must not lose them silently.
-        this.#pending = events.concat(this.#pending);
-        this.#log.error({ err }, `Could not write to the spool: ${(err as Error).message}`);
-        throw err;
-      }
-    });
+    // A failed write must not fail every later one: each starts afresh after the one before.
+    this.#writing = this.#writing
+      .catch(() => {})
+      .then(async () => {
+        if (this.#pending.length === 0) return;
+        const events = this.#pending;
+        this.#pending = [];
+        try {
+          await this.#spool.append(eventsToColumns(events));
+        } catch (err) {
+          // The events go back to the front of the queue: a full disk must not lose them silently.
+          this.#pending = events.concat(this.#pending);
+          this.#log.error({ err }, `Could not write to the spool: ${(err as Error).message}`);
+          throw err;
+        }
+      });
     return this.#writing;
   }
 
@@ -236,8 +249,7 @@ export class SensorRuntime {
             counts.lastError = r.message.slice(0, 500);
           }
         }
-        await this.#backpressure();
-        await this.#write();
+        await this.#spooled(counts);
         await tailer.confirm(lines.at(-1)!.position);
       }
     } catch (err) {
@@ -271,9 +283,21 @@ export class SensorRuntime {
     if (r.payload && this.#uploader) this.#uploader.add(r.event, r.payload);
   }
 
-  /** Sources wait while the spool is behind, so memory stays bounded whatever the input rate. */
-  async #backpressure(): Promise<void> {
-    while (this.#pending.length > MAX_PENDING_EVENTS) await this.#write();
+  /**
+   * Waits until what a source read is in the spool, retrying while the spool cannot be written (a full
+   * disk): the source stops reading meanwhile, so memory stays bounded and nothing is confirmed early.
+   */
+  async #spooled(counts: SourceCounts): Promise<void> {
+    for (;;) {
+      try {
+        await this.#write();
+        return;
+      } catch (err) {
+        counts.lastError = `waiting for the spool: ${(err as Error).message}`.slice(0, 500);
+        if (this.#stopping) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   async #heartbeat(): Promise<void> {
@@ -324,7 +348,7 @@ export class SensorRuntime {
         bytes: spool.bytes,
         segments: spool.segments,
         sampling: spool.samplingRate,
-        sampled_away: spool.sampledAwayEvents,
+        sampled_away: spool.sampledAwayEvents + this.#overflow,
         quarantined: spool.quarantinedBatches,
       },
       shipper: {
