@@ -16,7 +16,7 @@ import { detectOwnAddresses, loadHashKey, PrivacyFilter } from './privacy/privac
 import { ProbeJoiner } from './probe-join.ts';
 import { SampleUploader, sendHeartbeat, type HeartbeatAnswer } from './server-link.ts';
 import { shipperOptionsFrom } from './shipper/config.ts';
-import { Shipper } from './shipper/shipper.ts';
+import { Shipper, type ShipperOptions } from './shipper/shipper.ts';
 import { spoolOptionsFrom } from './spool/config.ts';
 import { Spool } from './spool/spool.ts';
 import { tailOptionsFrom } from './sources/config.ts';
@@ -69,6 +69,8 @@ export class SensorRuntime {
   #honeypot: Honeypot | null = null;
   #joiner: ProbeJoiner | null = null;
   #uploader: SampleUploader | null = null;
+  /** Where and as whom to reach the server; null when shipper.url is empty. */
+  #link: ShipperOptions | null = null;
   readonly #tailers: FileTailer[] = [];
   readonly #captures: LiveCapture[] = [];
   readonly #loops: Promise<void>[] = [];
@@ -108,6 +110,7 @@ export class SensorRuntime {
     this.#timers.push(setInterval(() => this.#write().catch(() => {}), config.sensor.append_interval));
 
     const shipping = shipperOptionsFrom(config.shipper, this.#clock);
+    this.#link = shipping;
     if (shipping) {
       this.#shipper = new Shipper(this.#spool, { ...shipping, software: this.#opts.software });
       this.#loops.push(
@@ -130,21 +133,21 @@ export class SensorRuntime {
       await this.#honeypot.start();
     }
 
+    if (this.#honeypot && config.sensor.captures.length > 0) {
+      this.#joiner = new ProbeJoiner({
+        // A SYN waits for its connection, reported when the connection closes.
+        holdMs: hp.capture_timeout + 2000,
+        clock: this.#clock,
+        emit: (e) => this.#accept(e),
+        isListened: (proto, port) =>
+          this.#honeypot!.listening().some((l) => l.port === port && l.proto === proto),
+      });
+      this.#timers.push(setInterval(() => this.#joiner?.expire(), 500));
+    }
     for (const c of config.sensor.captures) {
       const counts = this.#addSource(`capture:${c.interface}`, 'pcap');
       const capture = await startLiveCapture({ iface: c.interface, filter: c.filter });
       this.#captures.push(capture);
-      if (this.#honeypot) {
-        this.#joiner = new ProbeJoiner({
-          // A SYN waits for its connection, reported when the connection closes.
-          holdMs: hp.capture_timeout + 2000,
-          clock: this.#clock,
-          emit: (e) => this.#accept(e),
-          isListened: (proto, port) =>
-            this.#honeypot!.listening().some((l) => l.port === port && l.proto === proto),
-        });
-        this.#timers.push(setInterval(() => this.#joiner?.expire(), 500));
-      }
       this.#loops.push(this.#captureLoop(capture, counts));
     }
 
@@ -301,7 +304,7 @@ export class SensorRuntime {
   }
 
   async #heartbeat(): Promise<void> {
-    const shipping = shipperOptionsFrom(this.#opts.config.shipper, this.#clock);
+    const shipping = this.#link;
     if (!shipping || this.#stopping) return;
     try {
       const answer = await sendHeartbeat(shipping, this.health(), this.#clock.now());
@@ -420,6 +423,7 @@ export class SensorRuntime {
     if (this.#spool) {
       await this.#write().catch(() => {});
       await this.#uploader?.flush().catch(() => {});
+      this.#uploader?.close();
       await this.#shipper?.stop();
       await Promise.allSettled(this.#loops);
       await this.#shipper?.close();
