@@ -4,7 +4,7 @@
 import { allocColumns, Action, Origin, Proto, type EventColumns } from '../core/event.ts';
 
 /** Ports background scanning hits most, with relative weights (from DShield/ISC port reports). */
-const PORT_MIX: [proto: number, port: number, weight: number][] = [
+export const PORT_MIX: [proto: number, port: number, weight: number][] = [
   [Proto.tcp, 23, 20],
   [Proto.tcp, 22, 14],
   [Proto.tcp, 445, 10],

@@ -370,7 +370,7 @@ export class Worm {
           continue;
         }
         const hi = Math.min(IPV4_SPACE, lo + (t1 - from) * rate);
-        this.#sweep(idx, lo, hi, from, rate, ctx);
+        this.#sweep(idx, lo, hi, from, t1, rate, ctx);
         this.#probes += Math.ceil(hi) - Math.ceil(lo);
         this.#cursor[idx] = hi;
         from += (hi - lo) / rate;
@@ -380,14 +380,23 @@ export class Worm {
   }
 
   /** Every monitored address and vulnerable host in [ceil(lo), ceil(hi)), at the time the cursor passes it. */
-  #sweep(idx: number, lo: number, hi: number, from: number, rate: number, ctx: StepContext): void {
+  #sweep(
+    idx: number,
+    lo: number,
+    hi: number,
+    from: number,
+    end: number,
+    rate: number,
+    ctx: StepContext,
+  ): void {
     const a = Math.ceil(lo);
     const b = Math.ceil(hi);
     if (b <= a) return;
     const { sensors, buffer, up, loss } = ctx;
     const r = this.#rng;
     const src = this.population.addrs[idx];
-    const timeOf = (addr: number): number => from + (addr - lo) / rate;
+    // Rounding must not push the last probe of a step into the next one.
+    const timeOf = (addr: number): number => Math.min(end - 0.001, from + (addr - lo) / rate);
     for (
       let k = Math.max(0, upperBound(sensors.starts, a) - 1);
       k < sensors.count && sensors.starts[k] < b;
@@ -435,7 +444,7 @@ export class Worm {
         const hi = Math.min(IPV4_SPACE, lo + (t1 - from) * rate);
         const a = Math.ceil(lo);
         const b = Math.ceil(hi);
-        const timeOf = (pos: number): number => from + (pos - lo) / rate;
+        const timeOf = (pos: number): number => Math.min(t1 - 0.001, from + (pos - lo) / rate);
         for (let m = lowerBound(mon, a * 2 ** 20); m < mon.length && mon[m] < b * 2 ** 20; m++) {
           const pos = Math.floor(mon[m] / 2 ** 20);
           const sensor = mon[m] - pos * 2 ** 20;
