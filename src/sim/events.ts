@@ -178,8 +178,9 @@ export class EventBuffer {
 }
 
 /**
- * Row order by time, stable. Times within a step fit 2^31 ms and rows 2^21, so one float64 key
- * (whole ms x 2^21 + row) sorts natively; past that, a comparator sort.
+ * Row order by time, stable, in O(n) expected: a counting sort into n buckets spread over the
+ * step's time span, then insertion sort, which only has to move rows within a bucket. A bucket
+ * that holds many rows (a burst within a millisecond) is sorted natively instead.
  */
 function sortedOrder(time: Float64Array, n: number): Uint32Array {
   const order = new Uint32Array(n);
@@ -190,14 +191,36 @@ function sortedOrder(time: Float64Array, n: number): Uint32Array {
     if (time[i] < t0) t0 = time[i];
     if (time[i] > t1) t1 = time[i];
   }
-  const base = Math.floor(t0);
-  if (n < 2 ** 21 && t1 - base < 2 ** 31) {
-    const keys = new Float64Array(n);
-    for (let i = 0; i < n; i++) keys[i] = Math.floor(time[i] - base) * 2 ** 21 + i;
-    keys.sort();
-    for (let i = 0; i < n; i++) order[i] = keys[i] % 2 ** 21;
-    return order;
+  const scale = t1 > t0 ? (n - 1) / (t1 - t0) : 0;
+  const bucket = new Uint32Array(n);
+  const starts = new Uint32Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const b = Math.floor((time[i] - t0) * scale);
+    bucket[i] = b;
+    starts[b + 1]++;
   }
-  for (let i = 0; i < n; i++) order[i] = i;
-  return order.sort((a, b) => time[a] - time[b] || a - b);
+  for (let b = 0; b < n; b++) starts[b + 1] += starts[b];
+  const fill = starts.slice(0, n);
+  for (let i = 0; i < n; i++) order[fill[bucket[i]]++] = i;
+  for (let b = 0; b < n; b++) {
+    const lo = starts[b];
+    const hi = starts[b + 1];
+    if (hi - lo < 2) continue;
+    if (hi - lo > 32) {
+      const part = order.subarray(lo, hi).sort((x, y) => time[x] - time[y] || x - y);
+      order.set(part, lo);
+      continue;
+    }
+    for (let j = lo + 1; j < hi; j++) {
+      const row = order[j];
+      const t = time[row];
+      let k = j - 1;
+      while (k >= lo && time[order[k]] > t) {
+        order[k + 1] = order[k];
+        k--;
+      }
+      order[k + 1] = row;
+    }
+  }
+  return order;
 }

@@ -163,6 +163,8 @@ export class SensorDeployment {
   readonly kinds: Uint8Array;
   /** cumulative[i] = monitored addresses in blocks before i; cumulative[n] = all of them. */
   readonly cumulative: Float64Array;
+  /** guide[j] = the sensor holding rank j x monitored / guide.length: a rank lookup starts there, O(1) expected. */
+  readonly #guide: Uint32Array;
 
   constructor(blocks: SensorBlock[]) {
     const sorted = [...blocks].sort((a, b) => a.start - b.start);
@@ -174,6 +176,13 @@ export class SensorDeployment {
     this.kinds = Uint8Array.from(sorted, (b) => b.kind);
     this.cumulative = new Float64Array(sorted.length + 1);
     for (let i = 0; i < sorted.length; i++) this.cumulative[i + 1] = this.cumulative[i] + sorted[i].size;
+    const monitored = this.cumulative[sorted.length];
+    this.#guide = new Uint32Array(Math.min(monitored, 4 * sorted.length) || 1);
+    for (let j = 0, s = 0; j < this.#guide.length; j++) {
+      const rank = Math.floor((j * monitored) / this.#guide.length);
+      while (s + 1 < sorted.length && this.cumulative[s + 1] <= rank) s++;
+      this.#guide[j] = s;
+    }
   }
 
   static generate(cfg: DeploymentConfig): SensorDeployment {
@@ -244,7 +253,11 @@ export class SensorDeployment {
 
   /** The sensor holding the `rank`-th monitored address (0 <= rank < monitored). */
   sensorOfRank(rank: number): number {
-    return upperBound(this.cumulative, rank, this.starts.length) - 1;
+    const guide = this.#guide;
+    const cumulative = this.cumulative;
+    let s = guide[Math.floor((rank * guide.length) / cumulative[this.starts.length])];
+    while (cumulative[s + 1] <= rank) s++;
+    return s;
   }
 
   /** The `rank`-th monitored address, in address order; with `sensorOfRank` it maps a uniform draw to a target. */

@@ -5,7 +5,7 @@ import { Proto } from '../core/event.ts';
 import { PORT_MIX } from './background.ts';
 import { toolIndex, type ToolName } from './events.ts';
 import { IPV4_SPACE, upperBound } from './internet.ts';
-import { Rng, hash2 } from './random.ts';
+import { AliasTable, Rng, hash2 } from './random.ts';
 import type { StepContext } from './worm.ts';
 
 /** Where background sources sit, their share of sources, and how strongly their activity follows local time. */
@@ -27,6 +27,9 @@ export function diurnalFactor(region: number, t: number): number {
   const hour = (t / 3_600_000 + utcOffsetHours) % 24;
   return 1 + diurnal * Math.cos((2 * Math.PI * (hour - PEAK_LOCAL_HOUR)) / 24);
 }
+
+/** Share of background probes to a uniformly random TCP port: the long tail past the table. */
+const TAIL_SHARE = 0.15;
 
 /** Tools background sources use, with shares: mostly bots (OS stacks), some mass scanners. */
 const BACKGROUND_TOOLS: [ToolName, number][] = [
@@ -55,9 +58,9 @@ export class BackgroundRadiation {
   readonly #r: Rng;
   readonly #perMs: number;
   readonly #sources: Uint32Array[] = [];
-  readonly #sourceCum: Float64Array[] = [];
+  readonly #sourcePick: AliasTable[] = [];
   readonly #sourceTool: Uint8Array[] = [];
-  readonly #portCum: Float64Array;
+  readonly #portPick: AliasTable;
   readonly #ports: Uint16Array;
   readonly #protos: Uint8Array;
   emitted = 0;
@@ -80,14 +83,14 @@ export class BackgroundRadiation {
           () => (firsts[this.#r.int(firsts.length)] * 2 ** 24 + this.#r.int(2 ** 24)) >>> 0,
         ),
       );
-      this.#sourceCum.push(cumulative(Array.from({ length: n }, (_, k) => 1 / Math.pow(k + 1, skew))));
+      this.#sourcePick.push(new AliasTable(Array.from({ length: n }, (_, k) => 1 / Math.pow(k + 1, skew))));
       this.#sourceTool.push(
         Uint8Array.from({ length: n }, () =>
           toolIndex(BACKGROUND_TOOLS[upperBound(toolCum, this.#r.next())][0]),
         ),
       );
     });
-    this.#portCum = cumulative(PORT_MIX.map((p) => p[2]));
+    this.#portPick = new AliasTable(PORT_MIX.map((p) => p[2]));
     this.#ports = Uint16Array.from(PORT_MIX, (p) => p[1]);
     this.#protos = Uint8Array.from(PORT_MIX, (p) => p[0]);
   }
@@ -104,7 +107,7 @@ export class BackgroundRadiation {
     const { sensors, buffer, up, loss } = ctx;
     const monitored = sensors.monitored;
     const mid = (t0 + t1) / 2;
-    const portCum = this.#portCum;
+    const portPick = this.#portPick;
     const ports = this.#ports;
     const protos = this.#protos;
     for (let g = 0; g < REGIONS.length; g++) {
@@ -112,26 +115,20 @@ export class BackgroundRadiation {
         this.#perMs * monitored * (t1 - t0) * REGIONS[g].share * diurnalFactor(g, mid) * (1 - loss);
       const n = r.poisson(mean);
       const sources = this.#sources[g];
-      const cum = this.#sourceCum[g];
+      const sourcePick = this.#sourcePick[g];
       const tools = this.#sourceTool[g];
       for (let k = 0; k < n; k++) {
         const rank = r.int(monitored);
         const sensor = sensors.sensorOfRank(rank);
         if (up[sensor] === 0) continue;
-        const s = upperBound(cum, r.next() * cum[cum.length - 1]);
-        const p = upperBound(portCum, r.next() * portCum[portCum.length - 1]);
+        const s = sourcePick.draw(r);
+        const p = portPick.draw(r);
+        const tail = r.next() < TAIL_SHARE;
         const dst = sensors.addressOfRank(rank, sensor);
-        buffer.probe(
-          r,
-          t0 + r.next() * (t1 - t0),
-          sensor,
-          sensors.kinds[sensor],
-          sources[s],
-          dst,
-          ports[p],
-          protos[p],
-          tools[s],
-        );
+        const port = tail ? 1 + r.int(65535) : ports[p];
+        const proto = tail ? Proto.tcp : protos[p];
+        const time = t0 + r.next() * (t1 - t0);
+        buffer.probe(r, time, sensor, sensors.kinds[sensor], sources[s], dst, port, proto, tools[s]);
         this.emitted++;
       }
     }

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, permute32, unpermute32 } from './random.ts';
+import { AliasTable, Rng, permute32, unpermute32 } from './random.ts';
 
 /** Mean and variance of `draws` samples. */
 function moments(draw: () => number, draws: number): { mean: number; variance: number } {
@@ -77,4 +77,22 @@ test('unpermute32 inverts permute32 for any key', () => {
     const key = r.u32();
     assert.equal(unpermute32(permute32(x, key), key), x);
   }
+});
+
+test('an alias table draws each outcome in proportion to its weight', () => {
+  const weights = [5, 0, 1, 3, 0.5, 10];
+  const total = weights.reduce((s, w) => s + w, 0);
+  const table = new AliasTable(weights);
+  const r = new Rng(5);
+  const counts = new Array<number>(weights.length).fill(0);
+  const draws = 200_000;
+  for (let i = 0; i < draws; i++) counts[table.draw(r)]++;
+  weights.forEach((w, i) => {
+    const p = w / total;
+    // Binomial standard error sqrt(p (1 - p) / draws); five of them, and zero weight never drawn.
+    assert.ok(
+      Math.abs(counts[i] / draws - p) <= 5 * Math.sqrt((p * (1 - p)) / draws),
+      `outcome ${i}: ${counts[i]}`,
+    );
+  });
 });

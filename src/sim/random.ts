@@ -221,3 +221,36 @@ const INV_7FEB352D = inverseOdd(0x7feb352d);
 const INV_846CA68B = inverseOdd(0x846ca68b | 0);
 const INV_21F0AAAD = inverseOdd(0x21f0aaad);
 const INV_735A2D97 = inverseOdd(0x735a2d97);
+
+/** Walker's alias table (Vose's construction): O(1) draws from a fixed discrete distribution. */
+export class AliasTable {
+  readonly #prob: Float64Array;
+  readonly #alias: Uint32Array;
+
+  constructor(weights: ArrayLike<number>) {
+    const n = weights.length;
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += weights[i];
+    this.#prob = new Float64Array(n);
+    this.#alias = new Uint32Array(n);
+    const scaled = Float64Array.from({ length: n }, (_, i) => (weights[i] * n) / sum);
+    const small: number[] = [];
+    const large: number[] = [];
+    for (let i = 0; i < n; i++) (scaled[i] < 1 ? small : large).push(i);
+    while (small.length > 0 && large.length > 0) {
+      const s = small.pop()!;
+      const l = large.pop()!;
+      this.#prob[s] = scaled[s];
+      this.#alias[s] = l;
+      scaled[l] = scaled[l] + scaled[s] - 1;
+      (scaled[l] < 1 ? small : large).push(l);
+    }
+    // What is left has probability one up to rounding.
+    for (const i of [...small, ...large]) this.#prob[i] = 1;
+  }
+
+  draw(r: Rng): number {
+    const i = r.int(this.#prob.length);
+    return r.next() < this.#prob[i] ? i : this.#alias[i];
+  }
+}
