@@ -272,7 +272,10 @@ function describe(w: WormConfig): string {
     case 'random':
       return `${hit}random uniform at ${w.scanRate}/s per host`;
     case 'sequential':
-      return `${hit}sequential from ${s.start}, ${s.threads} threads at ${w.scanRate}/s each${s.wrap ? ', wrapping' : ''}`;
+      return (
+        `${hit}sequential from ${s.start}, ${s.threads} threads at ${w.scanRate}/s each` +
+        `${s.wrap ? ', wrapping' : ''}${s.restartEachWindow ? ', a fresh sweep each wave' : ''}`
+      );
     case 'local':
       return `${hit}local preference (${s.prefer.map((x) => `${x.p} in own /${x.prefix}`).join(', ')}), else uniform, at ${w.scanRate}/s`;
     case 'permutation':

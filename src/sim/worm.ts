@@ -19,7 +19,14 @@ export type Strategy =
   /** Uniform over IPv4 (Slammer, Code Red). */
   | { kind: 'random' }
   /** Up from a start address, `threads` probes in flight (Sagevo, Blaster). */
-  | { kind: 'sequential'; start: 'bottom' | 'own' | 'random'; threads: number; wrap?: boolean }
+  | {
+      kind: 'sequential';
+      start: 'bottom' | 'own' | 'random';
+      threads: number;
+      wrap?: boolean;
+      /** Each scan window starts a fresh sweep from the start address (a bot re-commanded), instead of resuming. */
+      restartEachWindow?: boolean;
+    }
   /** Same network first: share `p` of probes inside the host's own /prefix, the rest uniform (Code Red II). */
   | { kind: 'local'; prefer: { prefix: number; p: number }[] }
   /** A shared pseudo-random order of IPv4; on hitting an infected host, jump to a fresh random point. */
@@ -195,14 +202,17 @@ export class Worm {
     this.#infectedAt[idx] = time;
     const addr = this.population.addrs[idx];
     const s = this.config.strategy;
-    if (s.kind === 'sequential')
-      this.#cursor[idx] = s.start === 'bottom' ? 0 : s.start === 'own' ? addr : this.#rng.int(IPV4_SPACE);
+    if (s.kind === 'sequential') this.#cursor[idx] = this.#sweepStart(s.start, addr);
     if (s.kind === 'permutation') this.#cursor[idx] = this.#rng.int(IPV4_SPACE);
     if (s.kind === 'local') for (const { prefix } of s.prefer) this.#localNet(prefix, addr).hosts.push(idx);
     if (!initial) this.#carryPending.push(idx);
   }
 
   readonly #carryPending: number[] = [];
+
+  #sweepStart(start: 'bottom' | 'own' | 'random', addr: number): number {
+    return start === 'bottom' ? 0 : start === 'own' ? addr : this.#rng.int(IPV4_SPACE);
+  }
 
   #remove(idx: number): void {
     const slot = this.#slot[idx];
@@ -256,7 +266,17 @@ export class Worm {
       if (left > 0 && hitListDone) {
         if (s.kind === 'random') this.#uniformStep(left, start, t1, ctx);
         else if (s.kind === 'local') this.#localStep(s.prefer, left, scanMs, start, t1, ctx);
-        else if (s.kind === 'sequential') for (const [a, b] of spans) this.#sequentialStep(s, a, b, ctx);
+        else if (s.kind === 'sequential')
+          for (const [a, b] of spans) {
+            const windowOpens = (this.config.scanWindows ?? []).some(([from]) => from === a);
+            if (s.restartEachWindow && windowOpens)
+              for (let i = 0; i < this.#count; i++)
+                this.#cursor[this.#infected[i]] = this.#sweepStart(
+                  s.start,
+                  this.population.addrs[this.#infected[i]],
+                );
+            this.#sequentialStep(s, a, b, ctx);
+          }
         else for (const [a, b] of spans) this.#permutationStep(a, b, ctx);
       }
     }
