@@ -363,6 +363,8 @@ export class ProbeCampaign {
   readonly #tool: number;
   emitted = 0;
   compromised = false;
+  /** When a sensor first logged one of its probes (true time), or null. */
+  firstSeen: number | null = null;
 
   constructor(config: CampaignConfig, seed: number) {
     this.config = config;
@@ -399,17 +401,9 @@ export class ProbeCampaign {
       const src = this.sources[r.int(this.sources.length)];
       const dst = sensors.addressOfRank(rank, sensor);
       const kind = sensors.kinds[sensor];
-      const row = buffer.probe(
-        r,
-        t0 + r.next() * (t1 - t0),
-        sensor,
-        kind,
-        src,
-        dst,
-        c.port,
-        proto,
-        this.#tool,
-      );
+      const time = t0 + r.next() * (t1 - t0);
+      if (this.firstSeen === null || time < this.firstSeen) this.firstSeen = time;
+      const row = buffer.probe(r, time, sensor, kind, src, dst, c.port, proto, this.#tool);
       if (kind === 1 && c.payloadSha256 && !this.compromised) {
         buffer.payload.set(row, c.payloadSha256);
         this.compromised = true;

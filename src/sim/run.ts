@@ -67,6 +67,8 @@ export interface ScannerTruth {
   onset?: number;
   /** Events sensors logged from it. */
   events: number;
+  /** When a sensor first logged one of its probes (true time, ms), or null. */
+  firstSeen?: number | null;
   detail?: Record<string, unknown>;
 }
 
@@ -209,6 +211,7 @@ export class Simulation {
         tool: cfg.tool,
         onset: cfg.onset,
         events: this.#samples[cfg.name].at(-1)?.seen ?? 0,
+        firstSeen: w.firstSeen,
         detail: {
           vulnerable: w.population.size,
           everInfected: w.everInfected,
@@ -228,6 +231,7 @@ export class Simulation {
         tool: p.config.tool,
         onset: p.config.start,
         events: p.emitted,
+        firstSeen: p.firstSeen,
         detail: { end: p.config.end, honeypotCompromise: p.compromised },
       });
     for (const r of this.research)

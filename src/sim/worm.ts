@@ -141,6 +141,14 @@ export class Worm {
     }
   }
 
+  /** When a sensor first logged one of its probes (true time), or null. */
+  firstSeen: number | null = null;
+
+  #saw(time: number): void {
+    this.#seen++;
+    if (this.firstSeen === null || time < this.firstSeen) this.firstSeen = time;
+  }
+
   get infected(): number {
     return this.#count;
   }
@@ -337,7 +345,7 @@ export class Worm {
       if (up[sensor] === 0 || (loss > 0 && r.next() < loss)) continue;
       const dst = sensors.addressOfRank(rank, sensor);
       buffer.probe(r, time, sensor, sensors.kinds[sensor], src, dst, port, this.#proto, this.#tool);
-      this.#seen++;
+      this.#saw(time);
     }
   }
 
@@ -426,18 +434,9 @@ export class Worm {
       if (up[k] === 0) continue;
       for (let dst = Math.max(a, sensors.starts[k]); dst < end; dst++) {
         if (loss > 0 && r.next() < loss) continue;
-        buffer.probe(
-          r,
-          timeOf(dst),
-          k,
-          sensors.kinds[k],
-          src,
-          dst,
-          this.config.port,
-          this.#proto,
-          this.#tool,
-        );
-        this.#seen++;
+        const time = timeOf(dst);
+        buffer.probe(r, time, k, sensors.kinds[k], src, dst, this.config.port, this.#proto, this.#tool);
+        this.#saw(time);
       }
     }
     const addrs = this.population.addrs;
@@ -470,9 +469,10 @@ export class Worm {
           const sensor = mon[m] - pos * 2 ** 20;
           if (up[sensor] === 0 || (loss > 0 && r.next() < loss)) continue;
           const dst = unpermute32(pos, this.#permKey);
+          const time = timeOf(pos);
           buffer.probe(
             r,
-            timeOf(pos),
+            time,
             sensor,
             sensors.kinds[sensor],
             src,
@@ -481,7 +481,7 @@ export class Worm {
             this.#proto,
             this.#tool,
           );
-          this.#seen++;
+          this.#saw(time);
         }
         for (let v = lowerBound(vuln, a); v < vuln.length && vuln[v] < b; v++) {
           const pos = vuln[v];
