@@ -24,13 +24,16 @@ describe('portent CLI', () => {
   it('prints help, and exits 2 on an unknown command or option', () => {
     const help = portent(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['server', 'demo', 'sensors', 'config', 'import', 'version'])
+    for (const command of ['server', 'demo', 'sensors', 'sensor', 'simulate', 'config', 'import', 'version'])
       assert.match(help.out, new RegExp(`\\n  ${command} `));
     assert.equal(portent(['frobnicate']).code, 2);
     const bad = portent(['import', '--colour', 'x']);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /Run: portent import --help/);
     assert.match(portent(['sensors', '--help']).out, /portent sensors add NAME/);
+    const noScenario = portent(['simulate', '--scenario', 'no-such-worm']);
+    assert.equal(noScenario.code, 2);
+    assert.match(noScenario.err, /the scenarios are .*sagevo-2967.*serverprotect-5168/);
   });
 
   it('prints the version', () => {

@@ -69,17 +69,44 @@ Ctrl-C or SIGTERM: queued batches are made durable and rollups written before it
   },
 
   demo: {
-    summary: 'Start a server on a temporary store, send sample sensor traffic and print the port report.',
-    usage: `portent demo [--data DIR] [--exit]
+    summary: 'Replay the seed incidents (TCP 5168, TCP 2967) from the simulator through a real server.',
+    usage: `portent demo [--data DIR] [--speed N] [--duration D | --quick] [--exit]
 
 Starts an embedded server on a free loopback port with its store in a temporary directory (or
-DIR), enrols sensors, submits signed batches of sample traffic (background radiation and a burst
-of scanning of TCP 5168) through the real HTTP collector, then prints the port report. It keeps
-serving the API until Ctrl-C, or exits at once with --exit.`,
-    options: { data: { type: 'string' }, exit: { type: 'boolean' } },
+DIR), enrols 32 sensors through the admin API, and replays the two seed incidents from the
+simulator (scenarios/serverprotect-5168.yaml, then scenarios/sagevo-2967.yaml): the simulated
+sensors' events go as signed, gzipped batches through the real HTTP collector, with the
+incidents' own dates. Every few seconds it prints what the server's API reports for the
+incident's port over the last simulated hour, and the scenario's ground-truth milestones as they
+pass. It keeps serving the API until Ctrl-C, or exits when the replay ends with --exit.
+
+  --speed N      simulated seconds per real second (default 6000: both incidents in about two
+                 minutes); 0 replays as fast as the server takes it
+  --duration D   replay only the first D of each incident (e.g. 6h)
+  --quick        --duration 6h --speed 0, for tests`,
+    options: {
+      data: { type: 'string' },
+      exit: { type: 'boolean' },
+      speed: { type: 'string' },
+      duration: { type: 'string' },
+      quick: { type: 'boolean' },
+    },
     async run({ values }) {
-      const { runDemo } = await import('./demo.ts');
-      return runDemo({ dataDir: values.data as string | undefined, exitWhenDone: values.exit === true, out });
+      const { runDemo, DEFAULT_SPEED } = await import('./demo.ts');
+      const { parseDuration } = await import('../config/types.ts');
+      const quick = values.quick === true;
+      const speed = values.speed === undefined ? (quick ? 0 : DEFAULT_SPEED) : Number(values.speed);
+      if (!Number.isFinite(speed) || speed < 0)
+        throw new PortentError('USAGE', { message: '--speed must be a number, 0 or more' });
+      const duration = (values.duration as string | undefined) ?? (quick ? '6h' : undefined);
+      return runDemo({
+        dataDir: values.data as string | undefined,
+        exitWhenDone: values.exit === true,
+        speed,
+        durationMs: duration === undefined ? undefined : parseDuration(duration),
+        reportEveryMs: quick ? 1000 : undefined,
+        out,
+      });
     },
   },
 
@@ -191,6 +218,49 @@ The sensor reads the sensor, shipper, spool, honeypot and privacy sections of th
       throw new PortentError('USAGE', {
         message: 'Usage: portent sensor run | init FILE | doctor | import FILE...',
       });
+    },
+  },
+
+  simulate: {
+    summary:
+      'Run a scenario in accelerated time and compare with its ground truth: simulate --scenario NAME.',
+    usage: `portent simulate --scenario NAME [--runs N] [--seed S] [--json]
+
+Runs the scenario (scenarios/NAME.yaml) N times (default 1) with seeds S, S+1, ... (default: the
+scenario's own) in accelerated time, straight through the simulator, and prints per run and
+summarised when sensors first saw each scanner and how much of the vulnerable population was infected
+then, with the ground truth. The same seed gives the same result. --json prints the whole result,
+ground truth included. Scenarios: docs/simulator.md.`,
+    options: {
+      scenario: { type: 'string' },
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    async run({ values }) {
+      const { scenarioNames } = await import('../sim/scenario.ts');
+      const names = scenarioNames();
+      const name = values.scenario as string | undefined;
+      if (!name || !names.includes(name))
+        throw new PortentError('USAGE', {
+          message: `${name ? `There is no scenario "${name}"` : '--scenario is required'}; the scenarios are ${names.join(', ')}.`,
+        });
+      const whole = (v: unknown, what: string, min: number): number | undefined => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min)
+          throw new PortentError('USAGE', {
+            message: `${what} takes a whole number of at least ${min}; got "${String(v)}".`,
+          });
+        return n;
+      };
+      const runs = whole(values.runs, '--runs', 1);
+      const seed = whole(values.seed, '--seed', 0);
+      const { formatExperiment, runExperiment } = await import('../sim/experiment.ts');
+      const result = runExperiment(name, { runs, seed });
+      if (values.json === true) out(JSON.stringify(result));
+      else for (const line of formatExperiment(result)) out(line);
+      return EXIT.ok;
     },
   },
 
