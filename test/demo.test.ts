@@ -1,0 +1,50 @@
+// `portent demo --quick --exit` headless: both seed incidents go through a real server, and what it prints about
+// their ports is read back from that server's API.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+
+const root = new URL('..', import.meta.url).pathname;
+
+it('replays both seed incidents through the server and exits 0', { timeout: 90_000 }, async () => {
+  const began = Date.now();
+  const child = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), 'demo', '--quick', '--exit'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const seconds = (Date.now() - began) / 1000;
+  assert.equal(code, 0, `exit ${code}\n${out}\n${err}`);
+  assert.ok(seconds < 60, `took ${seconds} s`);
+  for (const [scenario, port] of [
+    ['serverprotect-5168', 5168],
+    ['sagevo-2967', 2967],
+  ] as const) {
+    assert.match(out, new RegExp(`== ${scenario}:`));
+    // Lines that report what the server counted on the incident's port, with non-zero counts.
+    const counted = [
+      ...out.matchAll(
+        new RegExp(`server: tcp/${port} .*?: (\\d+) events, (\\d+) sources, (\\d+) of 32 sensors`, 'g'),
+      ),
+    ];
+    assert.ok(counted.length > 0, `no server report for tcp/${port}:\n${out}`);
+    assert.ok(
+      counted.some((m) => Number(m[1]) > 0 && Number(m[2]) > 0 && Number(m[3]) > 0),
+      `only zero counts for tcp/${port}:\n${out}`,
+    );
+    assert.match(out, new RegExp(`tcp/${port} busiest hour on the server: [1-9]\\d* sources`));
+  }
+  assert.match(out, /truth: onset: serverprotect-probing/);
+  assert.match(out, /truth: C2 server down/);
+  assert.match(out, /truth: onset: sagevo/);
+  // The temporary store is gone once the demo exits.
+  const store = /store +(\S+)/.exec(out)?.[1];
+  assert.ok(store !== undefined && !existsSync(store), `store left behind: ${store}`);
+});
