@@ -48,3 +48,35 @@ it('replays both seed incidents through the server and exits 0', { timeout: 90_0
   const store = /store +(\S+)/.exec(out)?.[1];
   assert.ok(store !== undefined && !existsSync(store), `store left behind: ${store}`);
 });
+
+it(
+  '--live sends probes through real sensor processes whose events the server stores',
+  { timeout: 60_000 },
+  async () => {
+    const began = Date.now();
+    const child = spawn(
+      process.execPath,
+      [join(root, 'src/bin/portent.ts'), 'demo', '--quick', '--live', '--exit'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const seconds = (Date.now() - began) / 1000;
+    assert.equal(code, 0, `exit ${code}\n${out}\n${err}`);
+    assert.ok(seconds < 40, `took ${seconds} s`);
+    assert.match(out, /live +3 real sensor processes/);
+    const m =
+      /Live sensors: (\d+) real TCP connections .*?their heartbeats count (\d+) honeypot connections; the server stored (\d+) honeypot events/.exec(
+        out,
+      );
+    assert.ok(m, `no live summary:\n${out}`);
+    const [made, heartbeats, stored] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    assert.ok(made > 0, `no connections made:\n${out}`);
+    // Every connection made reached the server through a sensor's honeypot, spool and shipper.
+    assert.equal(stored, made, out);
+    assert.equal(heartbeats, made, out);
+  },
+);

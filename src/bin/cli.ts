@@ -70,7 +70,7 @@ Ctrl-C or SIGTERM: queued batches are made durable and rollups written before it
 
   demo: {
     summary: 'Replay the seed incidents (TCP 5168, TCP 2967) from the simulator through a real server.',
-    usage: `portent demo [--data DIR] [--speed N] [--duration D | --quick] [--exit]
+    usage: `portent demo [--data DIR] [--speed N] [--duration D | --quick] [--live [--live-sensors K]] [--exit]
 
 Starts an embedded server on a free loopback port with its store in a temporary directory (or
 DIR), enrols 32 sensors through the admin API, and replays the two seed incidents from the
@@ -83,9 +83,16 @@ pass. It keeps serving the API until Ctrl-C, or exits when the replay ends with 
   --speed N      simulated seconds per real second (default 6000: both incidents in about two
                  minutes); 0 replays as fast as the server takes it
   --duration D   replay only the first D of each incident (e.g. 6h)
-  --quick        --duration 6h --speed 0, for tests`,
+  --quick        --duration 6h --speed 0, for tests
+  --live         also start 3 real sensor processes (portent sensor run) with honeypot listeners
+                 on free loopback ports standing for TCP 5168 and 2967; simulated honeypots hit on
+                 the incident's port are mapped onto them, and their probes become real TCP
+                 connections from 127.0.0.1 (at most 50/s; the rest go in batches)
+  --live-sensors K  how many real sensors --live starts (default 3)`,
     options: {
       data: { type: 'string' },
+      live: { type: 'boolean' },
+      'live-sensors': { type: 'string' },
       exit: { type: 'boolean' },
       speed: { type: 'string' },
       duration: { type: 'string' },
@@ -99,12 +106,16 @@ pass. It keeps serving the API until Ctrl-C, or exits when the replay ends with 
       if (!Number.isFinite(speed) || speed < 0)
         throw new PortentError('USAGE', { message: '--speed must be a number, 0 or more' });
       const duration = (values.duration as string | undefined) ?? (quick ? '6h' : undefined);
+      const liveSensors = Number(values['live-sensors'] ?? 3);
+      if (!Number.isInteger(liveSensors) || liveSensors < 1 || liveSensors > 16)
+        throw new PortentError('USAGE', { message: '--live-sensors must be a whole number from 1 to 16' });
       return runDemo({
         dataDir: values.data as string | undefined,
         exitWhenDone: values.exit === true,
         speed,
         durationMs: duration === undefined ? undefined : parseDuration(duration),
         reportEveryMs: quick ? 1000 : undefined,
+        liveSensors: values.live === true ? liveSensors : 0,
         out,
       });
     },

@@ -13,6 +13,8 @@ import { loadConfig } from '../config/load.ts';
 import { Simulation } from '../sim/run.ts';
 import { loadScenario } from '../sim/scenario.ts';
 import { collectorAgent, newBatch, submitBatch, type SensorCredentials } from '../sensor/shipper/submit.ts';
+import { SensorKind } from '../sim/internet.ts';
+import { LiveSensors } from './demo-live.ts';
 import { VERSION, startEmbeddedServer, type RunningServer } from './embedded.ts';
 
 export interface DemoOptions {
@@ -24,6 +26,8 @@ export interface DemoOptions {
   durationMs?: number;
   /** Real time between live port reports. */
   reportEveryMs?: number;
+  /** Real sensor processes that stand in for simulated honeypots (`--live`); 0 for none. */
+  liveSensors?: number;
   out: (line: string) => void;
 }
 
@@ -40,6 +44,8 @@ export const DEFAULT_SPEED = 6000;
 /** Simulated sensors share this many enrolled ones (simulated sensor i submits as enrolled i mod N). */
 const ENROLLED = 32;
 const BATCH_EVENTS = 10_000;
+/** Marks a row that goes to a real sensor instead of a batch. */
+const NOT_BATCHED = 0xffffffff;
 /** Background radiation per monitored address and hour in the demo: 1% of the scenarios' rate. */
 const DEMO_BACKGROUND_PER_ADDRESS_HOUR = 0.2;
 
@@ -123,6 +129,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const server = await startEmbeddedServer(config, { logger: pino({ level: 'warn' }) });
+  let live: LiveSensors | undefined;
   try {
     out(`Portent ${VERSION} demo: the seed incidents replayed through a real server`);
     out(`  API      ${server.url}/api/v1/  (metrics ${server.url}/metrics)`);
@@ -132,9 +139,33 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     );
     const sensors = await enrol(server, adminToken, ENROLLED);
     out(`  enrolled ${sensors.length} sensors through the admin API`);
+    if ((opts.liveSensors ?? 0) > 0) {
+      live = await LiveSensors.start(
+        server,
+        adminToken,
+        join(dir, 'live'),
+        opts.liveSensors ?? 0,
+        INCIDENTS.map((i) => i.port),
+      );
+      out(
+        `  live     ${live.sensors.length} real sensor processes with honeypot listeners on 127.0.0.1: ` +
+          live.sensors
+            .map((s) => `${s.name} (${[...s.listeners].map(([p, real]) => `${p}→${real}`).join(', ')})`)
+            .join(', '),
+      );
+    }
     for (const incident of INCIDENTS) {
       if (stopped) break;
-      await replay(incident, server, sensors, { ...opts, speed }, () => stopped, out);
+      await replay(incident, server, sensors, live, { ...opts, speed }, () => stopped, out);
+    }
+    if (live && !stopped) {
+      const seen = await live.counts(15_000);
+      out(
+        `\nLive sensors: ${live.connections} real TCP connections made to them` +
+          ` (${live.failed} failed, ${live.overLimit} probes over the ${'rate limit'} went in batches);` +
+          ` their heartbeats count ${seen.heartbeatConnections} honeypot connections;` +
+          ` the server stored ${seen.storedHoneypotEvents} honeypot events from them (${seen.samples} distinct payloads)`,
+      );
     }
     if (!stopped) {
       out(
@@ -151,6 +182,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (stopped) out('\nStopping: the server writes what it has and the demo store is removed.');
     return 0;
   } finally {
+    await live?.stop();
     await server.stop();
     if (opts.dataDir === undefined) rmSync(dir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
@@ -184,6 +216,7 @@ async function replay(
   incident: (typeof INCIDENTS)[number],
   server: RunningServer,
   sensors: SensorCredentials[],
+  live: LiveSensors | undefined,
   opts: DemoOptions & { speed: number },
   isStopped: () => boolean,
   out: (line: string) => void,
@@ -214,6 +247,12 @@ async function replay(
   // What was already so when the window opens (Sagevo's server went down before its onset).
   for (const m of all.filter((m) => m.at < from)) out(`   ${hours(m.at)}  ${when(m.at)}  truth: ${m.text}`);
   const marks = all.filter((m) => m.at >= from && m.at < from + durationMs);
+  if (live) {
+    const payloads = new Map<number, Buffer>();
+    for (const camp of scenario.file.campaigns ?? [])
+      if (camp.payload !== undefined) payloads.set(camp.port, Buffer.from(camp.payload, 'utf8'));
+    live.beginIncident(payloads);
+  }
   const agent = collectorAgent(server.url);
   const queues = sensors.map(() => new SensorQueue());
   let seq = 0;
@@ -275,7 +314,17 @@ async function replay(
   for (const step of sim.run()) {
     if (isStopped()) break;
     const enrolled = new Uint32Array(step.sensor.length);
-    for (let i = 0; i < enrolled.length; i++) enrolled[i] = step.sensor[i] % sensors.length;
+    for (let i = 0; i < enrolled.length; i++) {
+      const simSensor = step.sensor[i];
+      const probeToHoneypot =
+        live !== undefined &&
+        sim.sensors.kinds[simSensor] === SensorKind.honeypot &&
+        step.events.proto[i] === 6 &&
+        step.events.dstPort[i] === incident.port;
+      // A probe a real sensor receives reaches the server through that sensor, not in a batch.
+      enrolled[i] =
+        probeToHoneypot && live.take(simSensor, incident.port) ? NOT_BATCHED : simSensor % sensors.length;
+    }
     for (let s = 0; s < sensors.length; s++) {
       const rows = rowsOf(step.events, enrolled, s);
       if (rows.length === 0) continue;
