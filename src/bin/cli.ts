@@ -275,6 +275,49 @@ ground truth included. Scenarios: docs/simulator.md.`,
     },
   },
 
+  score: {
+    summary: 'Score a timestamp,value CSV for spikes: score --input FILE --output FILE.',
+    usage: `portent score --input series.csv --output scores.csv [--season day|week|none] [--warmup N]
+
+Reads a timestamp,value CSV (header optional; ISO 8601 or epoch seconds/ms; in time order) and
+writes timestamp,value,anomaly_score with one row per input row. Each row is judged only on the
+rows before it: a robust baseline for its hour of day (--season day, the default), hour of week, or
+no season, and the negative-binomial probability of a count at least as high; the score is
+-log10(p)/10, so 0.5 means p = 1e-5 and 1 means p <= 1e-10. The first N rows (default 24) score 0.
+A bad row refuses the whole file. See docs/detection.md.`,
+    options: {
+      input: { type: 'string' },
+      output: { type: 'string' },
+      season: { type: 'string' },
+      warmup: { type: 'string' },
+    },
+    async run({ values }) {
+      const input = values.input as string | undefined;
+      const output = values.output as string | undefined;
+      if (!input || !output)
+        throw new PortentError('USAGE', { message: 'Usage: portent score --input FILE --output FILE' });
+      const season = (values.season as string | undefined) ?? 'day';
+      if (season !== 'day' && season !== 'week' && season !== 'none')
+        throw new PortentError('USAGE', { message: '--season takes day, week or none.' });
+      const warmup = Number(values.warmup ?? 24);
+      if (!Number.isInteger(warmup) || warmup < 1)
+        throw new PortentError('USAGE', { message: '--warmup takes a whole number of rows, 1 or more.' });
+      const { runScore, SCORE_DECADES } = await import('../analysis/score.ts');
+      const { rows, scores } = runScore(input, output, { season, warmup });
+      const flagged = scores.filter((s) => s >= 0.5).length;
+      out(
+        `Scored ${rows.length} rows into ${output}; ${flagged} scored 0.5 or more (p <= 1e-${SCORE_DECADES / 2}).`,
+      );
+      const top = rows
+        .map((r, i) => ({ r, s: scores[i] }))
+        .filter((x) => x.s >= 0.5)
+        .sort((a, b) => b.s - a.s)
+        .slice(0, 5);
+      for (const { r, s } of top) out(`  ${r.timestamp}  ${r.value}  ${s.toFixed(3)}`);
+      return EXIT.ok;
+    },
+  },
+
   config: {
     summary: 'Check a configuration file: config check FILE.',
     usage: `portent config check FILE

@@ -229,6 +229,11 @@ export const ERRORS = {
       'An input file could not be read to its end: a gzip stream cut short or corrupt, or a read error.',
     hint: 'The lines before the damage were read; the message says how far. Fetch or copy the file again (`gzip -t FILE` checks a gzip file); to keep the readable part, `zcat FILE > part.log` and import that.',
   },
+  SCORE_INPUT_INVALID: {
+    status: 400,
+    message: 'The series file for `portent score` has bad rows; nothing was scored.',
+    hint: 'Fix the lines listed: each row is timestamp,value with an ISO 8601 or epoch timestamp, a number of 0 or more, in time order (docs/detection.md).',
+  },
   USAGE: {
     status: 400,
     message: 'The command line is not valid.',
