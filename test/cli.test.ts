@@ -24,7 +24,17 @@ describe('portent CLI', () => {
   it('prints help, and exits 2 on an unknown command or option', () => {
     const help = portent(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['server', 'demo', 'sensors', 'sensor', 'simulate', 'config', 'import', 'version'])
+    for (const command of [
+      'server',
+      'demo',
+      'sensors',
+      'sensor',
+      'simulate',
+      'score',
+      'config',
+      'import',
+      'version',
+    ])
       assert.match(help.out, new RegExp(`\\n  ${command} `));
     assert.equal(portent(['frobnicate']).code, 2);
     const bad = portent(['import', '--colour', 'x']);

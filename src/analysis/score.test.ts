@@ -68,6 +68,18 @@ describe('portent score', () => {
     );
   });
 
+  it('refuses a file larger than it would hold in memory, before reading it, and writes nothing', () => {
+    const input = join(dir, 'big.csv');
+    writeFileSync(input, '1700000000,1\n'.repeat(100));
+    const output = join(dir, 'big.out.csv');
+    assert.throws(
+      () => runScore(input, output, { season: 'none', warmup: 1 }, 1000),
+      (e: unknown) =>
+        e instanceof PortentError && e.code === 'SCORE_INPUT_INVALID' && /at most/.test(e.message),
+    );
+    assert.equal(existsSync(output), false);
+  });
+
   it('gives one score in [0, 1] per row for any count series', () => {
     fc.assert(
       fc.property(fc.array(fc.nat({ max: 1_000_000 }), { maxLength: 300 }), (counts) => {

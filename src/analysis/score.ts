@@ -1,6 +1,6 @@
 // `portent score`: reads a timestamp,value CSV, scores each row against what came before it, and writes the scores.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { MAX_REPORTED_PROBLEMS, PortentError, type FieldProblem } from '../core/errors.ts';
 import {
   MIN_SLOT_SAMPLES,
@@ -173,6 +173,9 @@ export function formatScores(rows: readonly SeriesRow[], scores: readonly number
   return `timestamp,value,anomaly_score\n${lines.join('\n')}\n`;
 }
 
+/** Largest series file `portent score` reads. */
+export const MAX_SERIES_BYTES = 256 * 2 ** 20;
+
 export interface ScoreRun {
   rows: SeriesRow[];
   scores: number[];
@@ -183,7 +186,14 @@ export function runScore(
   input: string,
   output: string,
   options: ScoreOptions = DEFAULT_SCORE_OPTIONS,
+  maxBytes = MAX_SERIES_BYTES,
 ): ScoreRun {
+  // The whole series is held in memory: refuse what would not fit rather than run out of memory.
+  const size = statSync(input).size;
+  if (size > maxBytes)
+    throw new PortentError('SCORE_INPUT_INVALID', {
+      message: `${input} is ${(size / 2 ** 20).toFixed(0)} MiB; portent score reads at most ${maxBytes / 2 ** 20} MiB (about ten million rows). Split the series, or aggregate it to a coarser step.`,
+    });
   const rows = parseSeriesCsv(readFileSync(input, 'utf8'), input);
   const scores = scoreSeries(rows, options);
   const partial = `${output}.partial`;
