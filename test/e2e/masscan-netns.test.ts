@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +17,7 @@ import { bigIntToLimbs, formatAddress } from '../../src/core/address.ts';
 import { Origin } from '../../src/core/event.ts';
 import type { SensorRuntime } from '../../src/sensor/runtime.ts';
 import { canUseRawNetwork, hasCommand, requireCommands } from '../support/requires.ts';
+import { freePort } from '../support/server-process.ts';
 import { startSensorHarness, type SensorHarness } from '../support/sensor-harness.ts';
 
 /** Namespaces and veth ends are named after the creating process, so a later run can tell its own from a killed run's. */
@@ -60,17 +61,6 @@ function unusedSubnet(): string {
     const subnet = `10.213.${1 + Math.floor(Math.random() * 254)}`;
     if (!used.includes(` ${subnet}.`)) return subnet;
   }
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-      .on('error', reject)
-      .listen(0, host, () => {
-        const port = (s.address() as { port: number }).port;
-        s.close(() => resolve(port));
-      });
-  });
 }
 
 function addressText(value: bigint): string {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,16 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '../../src/bin/embedded.ts';
 import type { SensorRuntime } from '../../src/sensor/runtime.ts';
 import { canUseRawNetwork, requireCommands } from '../support/requires.ts';
+import { freePort } from '../support/server-process.ts';
 import { startSensorHarness, type SensorHarness } from '../support/sensor-harness.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Row {
   dst_port: number;

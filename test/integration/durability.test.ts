@@ -2,62 +2,26 @@
 // and the rollups and per-source state rebuilt after the restart count every stored event once.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { exited, freePort, startServerProcess } from '../support/server-process.ts';
 import { DuckDBDatabase } from '../../src/storage/duckdb/database.ts';
 import { DuckDBEventStore } from '../../src/storage/duckdb/event-store.ts';
 import { BackgroundTraffic } from '../../src/sim/background.ts';
 import { newBatch, submitBatch, type SensorCredentials } from '../../src/sensor/shipper/submit.ts';
 import type { EventBatch } from '../../src/core/event.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
+/** Short flush intervals, so that kills land between writes of rollups and per-source state. */
+const SERVER_ENV = {
+  PORTENT_STORAGE_ROLLUP_FLUSH_INTERVAL: '300ms',
+  PORTENT_STORAGE_SOURCES_FLUSH_INTERVAL: '700ms',
+};
+
 const dir = mkdtempSync(join(tmpdir(), 'portent-durability-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(port: number, adminToken: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), 'server'], {
-    env: {
-      ...process.env,
-      PORTENT_STORAGE_PATH: join(dir, 'portent.duckdb'),
-      PORTENT_SERVER_LISTEN_PORT: String(port),
-      PORTENT_SERVER_ADMIN_TOKEN: adminToken,
-      PORTENT_SERVER_LOG_LEVEL: 'error',
-      PORTENT_STORAGE_ROLLUP_FLUSH_INTERVAL: '300ms',
-      PORTENT_STORAGE_SOURCES_FLUSH_INTERVAL: '700ms',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  // Poll until it answers: the process start is the only thing waited for.
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`portent server exited (${child.exitCode ?? child.signalCode})`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/api/v1/health`)).ok) return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('portent server did not start');
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise((r) =>
-    child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
-  );
 
 test(
   'every acknowledged batch survives kill -9 exactly once; re-sending stores the rest once',
@@ -66,7 +30,7 @@ test(
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const adminToken = randomBytes(24).toString('hex');
-    let server = await startServer(port, adminToken);
+    let server = await startServerProcess(dir, port, adminToken, SERVER_ENV);
 
     const sensors: (SensorCredentials & { num: number })[] = [];
     for (let i = 0; i < 3; i++) {
@@ -117,7 +81,7 @@ test(
     assert.ok(acked.size < batches.length, 'the kill came before every batch was sent');
 
     // Restart on the same file and re-send everything, as a sensor's spool would.
-    server = await startServer(port, adminToken);
+    server = await startServerProcess(dir, port, adminToken, SERVER_ENV);
     for (const b of batches) {
       const res = await submitBatch(url, b.sensor, b.batch, Date.now());
       assert.equal(res.status, 200, JSON.stringify(res.body));

@@ -3,14 +3,14 @@
 // event written to the spool once, with its content intact.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
+import { exited, freePort, startServerProcess } from '../support/server-process.ts';
 import type { EventColumns } from '../../src/core/event.ts';
 import { DuckDBDatabase } from '../../src/storage/duckdb/database.ts';
 import { CHUNK_EVENTS, chunkEvents } from './spool-child.ts';
@@ -21,44 +21,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const CHUNKS = 60;
 const TOTAL = CHUNKS * CHUNK_EVENTS;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(port: number, adminToken: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), 'server'], {
-    env: {
-      ...process.env,
-      PORTENT_STORAGE_PATH: join(dir, 'portent.duckdb'),
-      PORTENT_SERVER_LISTEN_PORT: String(port),
-      PORTENT_SERVER_ADMIN_TOKEN: adminToken,
-      PORTENT_SERVER_LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  // Poll until it answers: the process start is the only thing waited for.
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`portent server exited (${child.exitCode ?? child.signalCode})`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/api/v1/health`)).ok) return child;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error('portent server did not start');
-}
-
-const exited = (child: ChildProcess) =>
-  new Promise((r) =>
-    child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
-  );
 
 interface Progress {
   appended: number;
@@ -115,7 +77,7 @@ test(
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const adminToken = randomBytes(24).toString('hex');
-    const server = await startServer(port, adminToken);
+    const server = await startServerProcess(dir, port, adminToken);
     const res = await fetch(`${url}/api/v1/sensors`, {
       method: 'POST',
       headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
