@@ -19,6 +19,7 @@ import {
   stringField,
   type JsonRecord,
 } from './record-fields.ts';
+import { TimedLineParser } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
 /** Records that are events when their session (or the record itself) gives the ports. */
@@ -45,18 +46,9 @@ const NEW_CONNECTION = /New connection: (\S+):(\d{1,5}) \((\S+):(\d{1,5})\)(?: \
 /** The timestamp Twisted writes before each text log line, possibly after a syslog prefix. */
 const TEXT_STAMP = /(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})) \[/;
 
-class CowrieParser implements LineParser {
+class CowrieParser extends TimedLineParser {
   readonly format = 'cowrie' as const;
-  #now: number;
   readonly #sessions = new Map<string, Session>();
-
-  constructor(ctx: ParseContext) {
-    this.#now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.#now = now;
-  }
 
   parse(line: string): ParseResult {
     if (line.trim() === '') return skip('empty line');
@@ -100,7 +92,7 @@ class CowrieParser implements LineParser {
         action: 'honeypot',
         origin: 'honeypot',
       },
-      this.#now,
+      this.now,
     );
   }
 
@@ -133,7 +125,7 @@ class CowrieParser implements LineParser {
         origin: 'honeypot',
         payloadSha256,
       },
-      this.#now,
+      this.now,
     );
   }
 
@@ -171,7 +163,7 @@ class CowrieParser implements LineParser {
         action: 'honeypot',
         origin: 'honeypot',
       },
-      this.#now,
+      this.now,
     );
   }
 }

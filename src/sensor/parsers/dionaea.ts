@@ -18,6 +18,7 @@ import {
   skip,
   stringField,
 } from './record-fields.ts';
+import { TimedLineParser } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
 /**
@@ -30,17 +31,8 @@ const INBOUND: Readonly<Record<string, ActionName>> = {
   reject: 'blocked',
 };
 
-class DionaeaParser implements LineParser {
+class DionaeaParser extends TimedLineParser {
   readonly format = 'dionaea' as const;
-  #now: number;
-
-  constructor(ctx: ParseContext) {
-    this.#now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.#now = now;
-  }
 
   parse(line: string): ParseResult {
     if (line.trim() === '') return skip('empty line');
@@ -83,7 +75,7 @@ class DionaeaParser implements LineParser {
         action: act,
         origin: 'honeypot',
       },
-      this.#now,
+      this.now,
     );
   }
 }

@@ -14,6 +14,7 @@ import {
   skip,
   type JsonRecord,
 } from './record-fields.ts';
+import { TimedLineParser } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
 /** OpenCanary's own messages (LOG_BASE_*: boot, msg, debug, error, ping, config save, example). */
@@ -67,17 +68,8 @@ function kernelNumber(logdata: JsonRecord | null, key: string, max: number): num
   return n <= max ? n : null;
 }
 
-class OpenCanaryParser implements LineParser {
+class OpenCanaryParser extends TimedLineParser {
   readonly format = 'opencanary' as const;
-  #now: number;
-
-  constructor(ctx: ParseContext) {
-    this.#now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.#now = now;
-  }
 
   parse(line: string): ParseResult {
     if (line.trim() === '') return skip('empty line');
@@ -134,7 +126,7 @@ class OpenCanaryParser implements LineParser {
         ttl: scanFlags !== undefined ? kernelNumber(logdata, 'TTL', 255) : null,
         window: scanFlags !== undefined ? kernelNumber(logdata, 'WINDOW', 0xffff) : null,
       },
-      this.#now,
+      this.now,
     );
   }
 }

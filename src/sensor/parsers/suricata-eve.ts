@@ -17,6 +17,7 @@ import {
   stringField,
   type JsonRecord,
 } from './record-fields.ts';
+import { TimedLineParser } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
 const EVENT_TYPES = new Set(['flow', 'alert', 'anomaly']);
@@ -56,17 +57,8 @@ function action(o: JsonRecord): ActionName {
   return verdict === 'blocked' || flowAction === 'drop' ? 'blocked' : 'unknown';
 }
 
-class SuricataEveParser implements LineParser {
+class SuricataEveParser extends TimedLineParser {
   readonly format = 'suricata-eve' as const;
-  #now: number;
-
-  constructor(ctx: ParseContext) {
-    this.#now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.#now = now;
-  }
 
   parse(line: string): ParseResult {
     if (line.trim() === '') return skip('empty line');
@@ -114,7 +106,7 @@ class SuricataEveParser implements LineParser {
         action: action(o),
         origin: 'ids',
       },
-      this.#now,
+      this.now,
     );
   }
 }

@@ -409,22 +409,37 @@ export class SyslogClock {
   }
 }
 
-/**
- * What the syslog-framed firewall parsers share: a clock for year-less stamps that follows setNow,
- * and no exception ever escaping parse (a bug in a reader becomes an error result, not a crash).
- */
-export abstract class ClockedLineParser implements LineParser {
+/** A parser that knows the sensor's time: the part of the contract every parser implements alike. */
+export abstract class TimedLineParser implements LineParser {
   abstract readonly format: FormatName;
-  protected readonly clock: SyslogClock;
+  /** The sensor's clock at the last setNow: for stamp-less lines and checks against the future. */
   protected now: number;
 
   constructor(ctx: ParseContext) {
-    this.clock = new SyslogClock(ctx);
     this.now = ctx.now;
   }
 
   setNow(now: number): void {
     this.now = now;
+  }
+
+  abstract parse(line: string): ParseResult;
+}
+
+/**
+ * What the syslog-framed firewall parsers share: a clock for year-less stamps that follows setNow,
+ * and no exception ever escaping parse (a bug in a reader becomes an error result, not a crash).
+ */
+export abstract class ClockedLineParser extends TimedLineParser {
+  protected readonly clock: SyslogClock;
+
+  constructor(ctx: ParseContext) {
+    super(ctx);
+    this.clock = new SyslogClock(ctx);
+  }
+
+  override setNow(now: number): void {
+    super.setNow(now);
     this.clock.setNow(now);
   }
 

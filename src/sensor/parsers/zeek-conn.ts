@@ -19,6 +19,7 @@ import {
   stringField,
   type JsonRecord,
 } from './record-fields.ts';
+import { TimedLineParser } from './syslog-time.ts';
 import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
 
 /** The columns Zeek writes in a default conn.log, used when a file has lost its #fields header. */
@@ -141,21 +142,16 @@ function unescapeZeek(s: string): string {
   return s.replace(/\\x([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
-class ZeekTsvParser implements LineParser {
+class ZeekTsvParser extends TimedLineParser {
   readonly format = 'zeek-conn' as const;
-  #now: number;
   #separator = '\t';
   #unset = '-';
   #path: string | null = null;
   #columns = new Map<string, number>();
 
   constructor(ctx: ParseContext) {
-    this.#now = ctx.now;
+    super(ctx);
     this.#setFields(DEFAULT_FIELDS);
-  }
-
-  setNow(now: number): void {
-    this.#now = now;
   }
 
   #setFields(names: readonly string[]): void {
@@ -187,7 +183,7 @@ class ZeekTsvParser implements LineParser {
         connState: get('conn_state'),
         history: get('history'),
       },
-      this.#now,
+      this.now,
     );
   }
 
@@ -227,17 +223,8 @@ class ZeekTsvParser implements LineParser {
   }
 }
 
-class ZeekJsonParser implements LineParser {
+class ZeekJsonParser extends TimedLineParser {
   readonly format = 'zeek-conn-json' as const;
-  #now: number;
-
-  constructor(ctx: ParseContext) {
-    this.#now = ctx.now;
-  }
-
-  setNow(now: number): void {
-    this.#now = now;
-  }
 
   parse(line: string): ParseResult {
     if (line.trim() === '') return skip('empty line');
@@ -262,7 +249,7 @@ class ZeekJsonParser implements LineParser {
         connState: stringField(o, 'conn_state'),
         history,
       },
-      this.#now,
+      this.now,
     );
   }
 }
