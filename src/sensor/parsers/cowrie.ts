@@ -20,7 +20,7 @@ import {
   type JsonRecord,
 } from './record-fields.ts';
 import { TimedLineParser } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 /** Records that are events when their session (or the record itself) gives the ports. */
 const SESSION_EVENTS = new Set([

@@ -19,7 +19,7 @@ import {
   stringField,
 } from './record-fields.ts';
 import { TimedLineParser } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 /**
  * Connection types that are an attacker's attempt on the honeypot. "listen" is dionaea's own

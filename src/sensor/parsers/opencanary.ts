@@ -15,7 +15,7 @@ import {
   type JsonRecord,
 } from './record-fields.ts';
 import { TimedLineParser } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 /** OpenCanary's own messages (LOG_BASE_*: boot, msg, debug, error, ping, config save, example). */
 const BASE_LOGTYPES = new Set([1000, 1001, 1002, 1003, 1004, 1005, 1006]);

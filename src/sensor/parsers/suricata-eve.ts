@@ -18,7 +18,7 @@ import {
   type JsonRecord,
 } from './record-fields.ts';
 import { TimedLineParser } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import type { LineFormat, ParseResult } from './types.ts';
 
 const EVENT_TYPES = new Set(['flow', 'alert', 'anomaly']);
 

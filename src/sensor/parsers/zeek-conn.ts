@@ -20,7 +20,7 @@ import {
   type JsonRecord,
 } from './record-fields.ts';
 import { TimedLineParser } from './syslog-time.ts';
-import type { LineFormat, LineParser, ParseContext, ParseResult } from './types.ts';
+import type { LineFormat, ParseContext, ParseResult } from './types.ts';
 
 /** The columns Zeek writes in a default conn.log, used when a file has lost its #fields header. */
 const DEFAULT_FIELDS = [
