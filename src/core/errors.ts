@@ -172,6 +172,16 @@ export const ERRORS = {
     message: 'No sensor has this id or name.',
     hint: 'List sensors with `portent sensors list`.',
   },
+  INCIDENT_NOT_FOUND: {
+    status: 404,
+    message: 'No incident has this id.',
+    hint: 'List incidents with GET /api/v1/incidents; ids look like inc_6_445_<base-36 minute>.',
+  },
+  BUS_CLOSED: {
+    status: 503,
+    message: 'The message bus is closed: the server is shutting down.',
+    hint: 'Send the request again once the server is back; what was stored before the shutdown is kept.',
+  },
   SERVER_REFUSED: {
     status: 502,
     message: 'A Portent server refused a request the command line sent it.',
