@@ -1,4 +1,13 @@
-// The state store interface: sensors now; subscribers, incidents, alerts and samples later.
+// The state store interface: sensors, samples, incidents and the threat level; subscribers and alerts later.
+
+import type {
+  Incident,
+  IncidentNote,
+  IncidentOverride,
+  IncidentState,
+  ThreatLevel,
+  ThreatLevelChange,
+} from '../analysis/incidents/incident.ts';
 
 export interface Sensor {
   /** Internal numeric id, used in event rows. */
@@ -46,7 +55,50 @@ export interface Retask {
   reason: string;
 }
 
-export interface StateStore {
+/** An analyst's override of the threat level, as `ThreatLevel.override` carries it. */
+export type ThreatOverride = NonNullable<ThreatLevel['override']>;
+
+export interface IncidentQuery {
+  /** true: state is not 'ended'; false: only ended ones. */
+  open?: boolean;
+  state?: IncidentState;
+  proto?: number;
+  /** Single-port incidents of this port (port group incidents have no port). */
+  port?: number;
+  /** Only incidents updated at or after this time, ms. */
+  since?: number;
+  limit: number;
+}
+
+/**
+ * Incidents and the threat level. The analyzer owns every field of an incident but `notes` and
+ * `override`, which analysts own: they are kept apart, so the analyzer's saves never overwrite them.
+ */
+export interface IncidentStore {
+  /** Inserts or replaces the analyzer's fields of an incident; its notes and override are untouched. */
+  saveIncident(incident: Incident): Promise<void>;
+  /** The incident with its notes (in the order written) and override, or null. */
+  incident(id: string): Promise<Incident | null>;
+  /** Newest `updated` first (ties by id, descending). */
+  incidents(q: IncidentQuery): Promise<Incident[]>;
+  /** Appends a note; rejects with INCIDENT_NOT_FOUND when the id is unknown. */
+  addIncidentNote(id: string, note: IncidentNote): Promise<void>;
+  /** Sets or (null) clears the override; rejects with INCIDENT_NOT_FOUND when the id is unknown. */
+  setIncidentOverride(id: string, override: IncidentOverride | null): Promise<void>;
+  /** The overrides of those of `ids` that have one, expired or not: the analyzer decides. */
+  incidentOverrides(ids: string[]): Promise<Map<string, IncidentOverride>>;
+  /** Stores the current level and, when the level changed, the change for the history. */
+  saveThreatLevel(level: ThreatLevel, change: ThreatLevelChange | null): Promise<void>;
+  /** The last level saved, or null before the first. */
+  threatLevel(): Promise<ThreatLevel | null>;
+  /** Changes with from <= at < to, newest first. */
+  threatLevelHistory(q: { from?: number; to?: number; limit: number }): Promise<ThreatLevelChange[]>;
+  setThreatOverride(override: ThreatOverride | null): Promise<void>;
+  /** The override as set, expired or not, or null. */
+  threatOverride(): Promise<ThreatOverride | null>;
+}
+
+export interface StateStore extends IncidentStore {
   /** Enrols a sensor; rejects with SENSOR_EXISTS if the name is taken by a sensor that is not revoked. */
   addSensor(name: string, now: number): Promise<SensorWithSecret>;
   listSensors(): Promise<Sensor[]>;

@@ -145,4 +145,42 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'incidents, analyst notes and overrides, threat level and its history',
+    sql: [
+      // The analyzer's fields of an incident: columns to filter and sort on, the rest as one JSON
+      // document. Notes and overrides are the analysts' and live in tables of their own.
+      `CREATE TABLE incidents (
+        id VARCHAR PRIMARY KEY,
+        proto UTINYINT NOT NULL,
+        port INTEGER,
+        grp VARCHAR,
+        state VARCHAR NOT NULL,
+        onset TIMESTAMP_MS NOT NULL,
+        updated TIMESTAMP_MS NOT NULL,
+        doc VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE incident_notes (
+        id VARCHAR NOT NULL,
+        seq UINTEGER NOT NULL,
+        noted_at TIMESTAMP_MS NOT NULL,
+        author VARCHAR NOT NULL,
+        text VARCHAR NOT NULL,
+        PRIMARY KEY (id, seq)
+      )`,
+      // One IncidentOverride as JSON, so optional fields come back exactly as set.
+      `CREATE TABLE incident_overrides (id VARCHAR PRIMARY KEY, doc VARCHAR NOT NULL)`,
+      // Single-row tables (name = 'current'): the last ThreatLevel saved, and the analyst's override.
+      `CREATE TABLE threat_level (name VARCHAR PRIMARY KEY, doc VARCHAR NOT NULL)`,
+      `CREATE TABLE threat_override (name VARCHAR PRIMARY KEY, doc VARCHAR NOT NULL)`,
+      `CREATE TABLE threat_level_changes (
+        seq UBIGINT PRIMARY KEY,
+        changed_at TIMESTAMP_MS NOT NULL,
+        from_level VARCHAR NOT NULL,
+        to_level VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL
+      )`,
+    ],
+  },
 ];
