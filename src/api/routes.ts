@@ -34,7 +34,7 @@ const MAX_POINTS = 10_000;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Epoch milliseconds, or an ISO 8601 time with a zone. */
-function parseTime(text: string, name: string): number {
+export function parseTime(text: string, name: string): number {
   const ms = /^\d{1,15}$/.test(text)
     ? Number(text)
     : /(Z|[+-]\d\d:?\d\d)$/.test(text)

@@ -1,4 +1,4 @@
-// The HTTP application factory: one Fastify instance with the collector, the read API and /metrics.
+// The HTTP application factory: one Fastify instance with the collector, the read API, incidents and /metrics.
 // Built from interfaces and options only, so tests inject requests without sockets or files.
 
 import Fastify, {
@@ -10,6 +10,8 @@ import Fastify, {
 import type { Clock } from '../core/clock.ts';
 import { PortentError, MAX_REPORTED_PROBLEMS, type ErrorCode } from '../core/errors.ts';
 import { apiRoutes } from '../api/routes.ts';
+import { incidentRoutes } from '../api/incidents.ts';
+import type { Bus } from '../bus/bus.ts';
 import { collectorRoutes, type CollectorOptions } from '../collector/routes.ts';
 import { GroupWriter } from '../collector/group-writer.ts';
 import { dshieldRoutes, type DShieldOptions } from '../collector/compat/dshield.ts';
@@ -32,6 +34,8 @@ export interface AppOptions {
   trustProxy?: boolean;
   /** Process metrics (CPU, memory, event loop) in /metrics; off in tests that build many apps. */
   processMetrics?: boolean;
+  /** Where analysts' notes and overrides are published (SUBJECTS.incidents, SUBJECTS.threatLevel). */
+  bus?: Bus;
 }
 
 export interface PortentApp {
@@ -124,13 +128,21 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
       metrics,
       options: opts.dshield,
     });
+  const startedAt = opts.clock.now();
   await apiRoutes(app, {
     events: opts.events,
     clock: opts.clock,
     version: opts.version,
-    startedAt: opts.clock.now(),
+    startedAt,
     pendingBatches: () => writer.pending,
     failing: () => metrics.failing,
+  });
+  await incidentRoutes(app, {
+    state: opts.state,
+    clock: opts.clock,
+    adminToken: opts.collector.adminToken,
+    startedAt,
+    bus: opts.bus,
   });
   app.get('/metrics', async (_req, reply) => {
     metrics.storeMemory.reset();
