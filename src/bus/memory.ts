@@ -41,7 +41,12 @@ class Subscriber {
       try {
         await this.handler(data, this.subject);
       } catch (err) {
-        this.#onError(err, this.subject);
+        // A throwing error reporter must not stop the queue either.
+        try {
+          this.#onError(err, this.subject);
+        } catch {
+          // Nothing left to report to.
+        }
       }
     }
     this.#queue.length = 0;
