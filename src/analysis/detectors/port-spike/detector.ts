@@ -1,0 +1,320 @@
+// The port-spike detector: judges every protocol × port in each closed minute against its own seasonal baseline,
+// and says how significant, how broad and how large any rise is.
+//
+// Two tests, each a negative-binomial tail (counts.ts) on counts, never a z-score:
+// - broad scanning: distinct sources AND distinct source /24s both above their baselines, in the minute or summed
+//   over the last 5, seen by at least `minSensors` sensors — so a research scanner probing from one /24, a
+//   misconfigured host, or an attack on one network is not mass scanning;
+// - new sources: sources the network has never seen, summed over 5, 15 and 60 minutes, spread over at least
+//   `minSensors` sensors and source /24s — the first sign of a worm, whose victims are new scanners, long before
+//   they outnumber a busy port's background.
+// A port nobody scans is expected to be at least as busy as a random port of its protocol, so a never-seen or
+// dormant port that wakes up is judged against the network's stray-probe rate, not against zero.
+
+import type { BucketCounts } from '../../buckets.ts';
+import { negBinomialUpperTail } from '../../counts.ts';
+import type { Measures } from '../../incidents/incident.ts';
+import { SeasonalBaseline, type Expected } from './baseline.ts';
+
+/** Baseline measure indices. */
+const EVENTS = 0;
+const SOURCES = 1;
+const TARGETS = 2;
+const SENSORS = 3;
+const SUBNETS = 4;
+const NEW = 5;
+const NETWORKS = 6;
+const MEASURE_COUNT = 7;
+
+/** Per-minute values kept for the windowed tests: sources, subnets, new sources. */
+const RING = 60;
+const RING_MEASURES = [SOURCES, SUBNETS, NEW] as const;
+const BROAD_WINDOWS = [1, 5] as const;
+const NEW_WINDOWS = [5, 15, 60] as const;
+/** Number of tests per key and minute, for the multiple-testing correction. */
+const TESTS = BROAD_WINDOWS.length + NEW_WINDOWS.length;
+/** Minutes of sensor breadth kept for the broad test's gate. */
+const SENSOR_WINDOW = 5;
+/** First-time sources remembered per key for the new-source test's breadth (more than enough to pass any gate). */
+const NEW_CAP = 2048;
+
+export interface PortSpikeOptions {
+  /** Below this evidence (−log10 p, corrected) a minute is not anomalous. */
+  anomalous: number;
+  /** Sensors that must see a rise for it to count as scanning rather than one network's trouble. */
+  minSensors: number;
+  /** Source /24s the new sources must come from. */
+  minSubnets: number;
+  /** Minutes after the detector starts during which nothing is judged (baselines and the seen-sources memory fill). */
+  warmupMinutes: number;
+}
+
+export const DEFAULT_PORT_SPIKE: PortSpikeOptions = {
+  anomalous: 6,
+  minSensors: 3,
+  minSubnets: 3,
+  warmupMinutes: 60,
+};
+
+/** What the detector found for one key in one minute. */
+export interface Finding {
+  key: number;
+  proto: number;
+  port: number;
+  t: number;
+  /** −log10 of the smallest tail probability of the key's tests, less log10 of their number; 0 when unremarkable. */
+  evidence: number;
+  anomalous: boolean;
+  measures: Measures;
+  expected: Measures;
+  /** The tests that were significant, in words. */
+  reasons: string[];
+  firstSeen: number;
+}
+
+class PortState {
+  readonly baseline: SeasonalBaseline;
+  readonly firstSeen: number;
+  /** Start of the last minute learned. */
+  lastT: number;
+  readonly ring = new Float32Array(RING * RING_MEASURES.length);
+  readonly sensorMinutes: (Int32Array | null)[] = new Array(SENSOR_WINDOW).fill(null);
+  readonly sensorMinuteT = new Float64Array(SENSOR_WINDOW).fill(-1);
+  /** (t, subnet hash, sensor hash) of recent first-time sources, oldest first. */
+  newRecent: number[] = [];
+  /** Monotone stacks of (t, value): each value exceeds every later one, so "largest since" is a short scan. */
+  readonly eventRecords: number[] = [];
+  readonly evidenceRecords: number[] = [];
+
+  constructor(prior: ArrayLike<number>, t: number) {
+    this.baseline = new SeasonalBaseline(MEASURE_COUNT, prior);
+    this.firstSeen = t;
+    this.lastT = t - 60_000;
+  }
+}
+
+const PROTO_TCP = 6;
+/** Ports per protocol: the denominator of the stray-probe rate. */
+const PORTS = 65_536;
+const PRIOR_ALPHA = 1 / 360;
+
+export class PortSpikeDetector {
+  readonly options: PortSpikeOptions;
+  readonly #states = new Map<number, PortState>();
+  /** Per protocol family (TCP, other): the mean per-port value of each measure over ports with no steady traffic. */
+  readonly #prior = [new Float64Array(MEASURE_COUNT), new Float64Array(MEASURE_COUNT)];
+  #priorN = 0;
+  #start: number | null = null;
+  /** Keys the incident tracker holds open: learned slowly, and reported every minute even when quiet. */
+  readonly open = new Set<number>();
+  readonly #x = new Float64Array(MEASURE_COUNT);
+  readonly #zeros = new Float64Array(MEASURE_COUNT);
+
+  constructor(options: Partial<PortSpikeOptions> = {}) {
+    this.options = { ...DEFAULT_PORT_SPIKE, ...options };
+  }
+
+  get keys(): number {
+    return this.#states.size;
+  }
+
+  /** Judges one closed minute; returns findings for anomalous keys and for every key held open. */
+  evaluate(b: BucketCounts): Finding[] {
+    this.#start ??= b.t;
+    const judging = b.t >= this.#start + this.options.warmupMinutes * 60_000;
+    const out: Finding[] = [];
+    const seen = new Set<number>();
+    const sparse = [new Float64Array(MEASURE_COUNT), new Float64Array(MEASURE_COUNT)];
+    const x = this.#x;
+    for (let i = 0; i < b.length; i++) {
+      const key = b.keys[i];
+      const family = key >>> 16 === PROTO_TCP ? 0 : 1;
+      x[EVENTS] = b.events[i];
+      x[SOURCES] = b.sources[i];
+      x[TARGETS] = b.targets[i];
+      x[SENSORS] = b.sensors[i];
+      x[SUBNETS] = b.subnets[i];
+      x[NEW] = b.newSources[i];
+      x[NETWORKS] = b.networks[i];
+      let st = this.#states.get(key);
+      if (st === undefined) this.#states.set(key, (st = new PortState(this.#prior[family], b.t)));
+      this.#catchUp(st, b.t);
+      if (st.baseline.levelMean(EVENTS) < 0.5) for (let m = 0; m < MEASURE_COUNT; m++) sparse[family][m] += x[m];
+      this.#remember(st, b, i);
+      const f = this.#judge(key, st, b.t, x, judging);
+      st.baseline.learn(b.t, x, f.anomalous || this.open.has(key));
+      st.lastT = b.t;
+      pushRecord(st.eventRecords, b.t, x[EVENTS]);
+      pushRecord(st.evidenceRecords, b.t, f.evidence);
+      if (f.anomalous || this.open.has(key)) out.push(f);
+      seen.add(key);
+    }
+    for (const key of this.open) {
+      if (seen.has(key)) continue;
+      const st = this.#states.get(key);
+      if (st === undefined) continue;
+      out.push(this.#judge(key, st, b.t, this.#zeros, false));
+    }
+    this.#learnPrior(sparse);
+    return out;
+  }
+
+  /**
+   * The latest minute before `before` in which the key saw at least `events` events (or, with `evidence`, at least
+   * that much evidence); null when never, i.e. the largest since the key was first seen.
+   */
+  recordSince(key: number, value: number, before: number, of: 'events' | 'evidence'): number | null {
+    const st = this.#states.get(key);
+    if (st === undefined) return null;
+    const r = of === 'events' ? st.eventRecords : st.evidenceRecords;
+    for (let j = r.length - 2; j >= 0; j -= 2) if (r[j] < before && r[j + 1] >= value) return r[j];
+    return null;
+  }
+
+  firstSeen(key: number): number | null {
+    return this.#states.get(key)?.firstSeen ?? null;
+  }
+
+  #learnPrior(sparse: Float64Array[]): void {
+    const a = Math.max(PRIOR_ALPHA, 1 / ++this.#priorN);
+    for (let f = 0; f < 2; f++)
+      for (let m = 0; m < MEASURE_COUNT; m++) this.#prior[f][m] += a * (sparse[f][m] / PORTS - this.#prior[f][m]);
+  }
+
+  /** Learns the quiet minutes since the key was last seen, and clears its windows of them. */
+  #catchUp(st: PortState, t: number): void {
+    const gap = Math.round((t - st.lastT) / 60_000) - 1;
+    if (gap <= 0) return;
+    st.baseline.learnQuiet(t, gap, this.#zeros);
+    const minute = t / 60_000;
+    for (let j = 1; j <= Math.min(gap, RING); j++) {
+      const slot = ((minute - j) % RING) * RING_MEASURES.length;
+      st.ring.fill(0, slot, slot + RING_MEASURES.length);
+    }
+  }
+
+  #remember(st: PortState, b: BucketCounts, i: number): void {
+    const minute = b.t / 60_000;
+    const slot = (minute % RING) * RING_MEASURES.length;
+    st.ring[slot] = b.sources[i];
+    st.ring[slot + 1] = b.subnets[i];
+    st.ring[slot + 2] = b.newSources[i];
+    const s = minute % SENSOR_WINDOW;
+    st.sensorMinutes[s] = b.sensorHashes.subarray(b.sensorStart[i], b.sensorStart[i + 1]);
+    st.sensorMinuteT[s] = b.t;
+    const from = b.newStart[i] * 2;
+    const to = b.newStart[i + 1] * 2;
+    if (to > from || st.newRecent.length > 0) {
+      const keepAfter = b.t - RING * 60_000;
+      let drop = 0;
+      while (drop < st.newRecent.length && (st.newRecent[drop] <= keepAfter || st.newRecent.length - drop >= NEW_CAP * 3))
+        drop += 3;
+      if (drop > 0) st.newRecent = st.newRecent.slice(drop);
+      for (let j = from; j < to && st.newRecent.length < NEW_CAP * 3; j += 2)
+        st.newRecent.push(b.t, b.newPairs[j], b.newPairs[j + 1]);
+    }
+  }
+
+  #judge(key: number, st: PortState, t: number, x: Float64Array, judging: boolean): Finding {
+    const family = key >>> 16 === PROTO_TCP ? 0 : 1;
+    const prior = this.#prior[family];
+    const exp: Expected[] = [];
+    for (let m = 0; m < MEASURE_COUNT; m++) exp.push(st.baseline.expected(m, t, prior[m]));
+    let best = 0;
+    const reasons: string[] = [];
+    if (judging) {
+      const minute = t / 60_000;
+      const sum = (measure: number, w: number) => {
+        let s = 0;
+        for (let j = 0; j < w; j++) s += st.ring[((minute - j) % RING) * RING_MEASURES.length + measure];
+        return s;
+      };
+      const { minSensors, minSubnets } = this.options;
+      const sensors = this.#sensorsWithin(st, t);
+      if (sensors >= minSensors) {
+        for (const w of BROAD_WINDOWS) {
+          const e = Math.min(decades(sum(0, w), exp[SOURCES], w), decades(sum(1, w), exp[SUBNETS], w));
+          if (e > best) best = e;
+          if (e >= this.options.anomalous)
+            reasons.push(`sources and source /24s ${w === 1 ? 'this minute' : `over ${w} minutes`} (p=1e-${e.toFixed(1)}) on ${sensors} sensors`);
+        }
+      }
+      for (const w of NEW_WINDOWS) {
+        const n = sum(2, w);
+        if (n < minSubnets) continue;
+        const e = decades(n, exp[NEW], w);
+        if (e < this.options.anomalous && e <= best) continue;
+        const spread = newSpread(st.newRecent, t - (w - 1) * 60_000);
+        if (spread.subnets < Math.max(minSubnets, n / 2) || spread.sensors < minSensors) continue;
+        if (e > best) best = e;
+        if (e >= this.options.anomalous)
+          reasons.push(`${n} never-seen sources over ${w} minutes (p=1e-${e.toFixed(1)}) from ${spread.subnets} /24s on ${spread.sensors} sensors`);
+      }
+    }
+    const evidence = Math.max(0, best - Math.log10(TESTS));
+    const [port, proto] = [key & 0xffff, key >>> 16];
+    return {
+      key,
+      proto,
+      port,
+      t,
+      evidence,
+      anomalous: evidence >= this.options.anomalous,
+      measures: measures(x),
+      expected: measures(exp.map((e) => e.mean)),
+      reasons,
+      firstSeen: st.firstSeen,
+    };
+  }
+
+  #sensorsWithin(st: PortState, t: number): number {
+    const set = new Set<number>();
+    for (let s = 0; s < SENSOR_WINDOW; s++) {
+      const hashes = st.sensorMinutes[s];
+      if (hashes === null || st.sensorMinuteT[s] <= t - SENSOR_WINDOW * 60_000) continue;
+      for (const h of hashes) set.add(h);
+      if (set.size >= 1000) break;
+    }
+    return set.size;
+  }
+}
+
+/** −log10 of P(X ≥ observed) for the sum over w minutes of a negative-binomial count (sizes add). */
+function decades(observed: number, e: Expected, w: number): number {
+  const mean = e.mean * w;
+  const r = e.r * w;
+  // Cheap screen: at or below about two standard deviations the tail is not small enough to matter.
+  const sd = Math.sqrt(mean + (r === Infinity ? 0 : (mean * mean) / r));
+  if (observed <= mean + 2 * sd) return 0;
+  const p = negBinomialUpperTail(observed, mean, r);
+  return p > 0 ? -Math.log10(p) : 300;
+}
+
+function newSpread(recent: number[], from: number): { subnets: number; sensors: number } {
+  const subnets = new Set<number>();
+  const sensors = new Set<number>();
+  for (let j = recent.length - 3; j >= 0 && recent[j] >= from; j -= 3) {
+    subnets.add(recent[j + 1]);
+    sensors.add(recent[j + 2]);
+  }
+  return { subnets: subnets.size, sensors: sensors.size };
+}
+
+function pushRecord(r: number[], t: number, v: number): void {
+  if (v <= 0) return;
+  while (r.length > 0 && r[r.length - 1] <= v) r.length -= 2;
+  r.push(t, v);
+}
+
+function measures(v: ArrayLike<number>): Measures {
+  return {
+    events: v[EVENTS],
+    sources: v[SOURCES],
+    targets: v[TARGETS],
+    sensors: v[SENSORS],
+    subnets: v[SUBNETS],
+    newSources: v[NEW],
+    networks: v[NETWORKS],
+    countries: null,
+  };
+}
