@@ -49,6 +49,21 @@ const DEFAULTS: PortentConfig = {
     duckdb_threads: 0,
     duckdb_memory_limit: 512 * 1024 ** 2,
   },
+  analysis: {
+    enabled: true,
+    tick: 5000,
+    grace: 30_000,
+    anomalous: 6,
+    min_sensors: 3,
+    min_subnets: 3,
+    warmup: 3_600_000,
+    confirm: 9,
+    confirm_run: 3,
+    end_after: 30 * 60_000,
+    reopen_within: 6 * 3_600_000,
+    lower_after: 30 * 60_000,
+    min_hold: 3_600_000,
+  },
   dshield: {
     enabled: false,
     max_body_bytes: 16 * 1024 * 1024,
@@ -215,7 +230,7 @@ const cases: Case[] = [
     yaml: 'metrics: {}\n',
     code: 'CONFIG_INVALID',
     problems: [
-      'FILE:1:1: metrics: unknown section "metrics"; the sections here are server, collector, storage, dshield, hpfeeds, sensor, spool, shipper, honeypot, privacy',
+      'FILE:1:1: metrics: unknown section "metrics"; the sections here are server, collector, storage, analysis, dshield, hpfeeds, sensor, spool, shipper, honeypot, privacy',
     ],
   },
   {
@@ -269,7 +284,7 @@ const cases: Case[] = [
     yaml: '- server\n- storage\n',
     code: 'CONFIG_INVALID',
     problems: [
-      'FILE:1:1: the configuration must be a mapping of sections (server, collector, storage, dshield, hpfeeds, sensor, spool, shipper, honeypot, privacy); got a list',
+      'FILE:1:1: the configuration must be a mapping of sections (server, collector, storage, analysis, dshield, hpfeeds, sensor, spool, shipper, honeypot, privacy); got a list',
     ],
   },
   {

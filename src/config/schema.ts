@@ -1,6 +1,7 @@
 // The whole configuration: one section per component, each section's schema kept beside its component's code.
 
 import Type, { type Static, type StaticDecode } from 'typebox';
+import { AnalysisConfigSchema } from '../analysis/config.ts';
 import { CollectorConfigSchema } from '../collector/config.ts';
 import { DShieldConfigSchema, HpfeedsConfigSchema } from '../collector/compat/config.ts';
 import { SensorConfigSchema } from '../sensor/config.ts';
@@ -19,6 +20,7 @@ export const CONFIG_SECTIONS = {
   server: ServerConfigSchema,
   collector: CollectorConfigSchema,
   storage: StorageConfigSchema,
+  analysis: AnalysisConfigSchema,
   dshield: DShieldConfigSchema,
   hpfeeds: HpfeedsConfigSchema,
   // The sensor's sections: a sensor host's file needs only these.
