@@ -5,6 +5,9 @@ import pino from 'pino';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { PortentConfig } from '../config/schema.ts';
 import { HpfeedsBroker } from '../collector/compat/hpfeeds.ts';
+import { Analyzer, pipelineOptions } from '../analysis/analyzer.ts';
+import { THREAT_COLOURS, INCIDENT_STATES } from '../analysis/incidents/incident.ts';
+import { MemoryBus } from '../bus/memory.ts';
 import { buildApp, type PortentApp } from '../server/app.ts';
 import { DuckDBDatabase } from '../storage/duckdb/database.ts';
 import { DuckDBEventStore } from '../storage/duckdb/event-store.ts';
@@ -48,19 +51,39 @@ export interface RunningServer extends PortentApp {
   stores: EmbeddedStores;
   /** The hpfeeds broker and its address, when hpfeeds.enabled. */
   hpfeeds: { broker: HpfeedsBroker; host: string; port: number } | null;
-  /** Stops accepting, waits for queued batches to become durable, flushes rollups, closes the file. */
+  /** The in-process bus incidents and threat-level changes are published on. */
+  bus: MemoryBus;
+  /** Live detection, or null when analysis.enabled is false. */
+  analyzer: Analyzer | null;
+  /** Stops detection and accepting, waits for queued batches to become durable, flushes rollups, closes the file. */
   stop(): Promise<void>;
 }
 
 /** Starts `portent server` on the embedded profile and its timers (rollup flush, retention). */
 export async function startEmbeddedServer(
   config: PortentConfig,
-  opts: { clock?: Clock; logger?: pino.Logger | false } = {},
+  opts: {
+    clock?: Clock;
+    /** The clock detection judges minutes by; the server's clock when absent. An accelerated replay gives its own. */
+    analysisClock?: Clock;
+    logger?: pino.Logger | false;
+  } = {},
 ): Promise<RunningServer> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? pino({ level: config.server.log_level });
+  const log = logger || pino({ level: 'silent' });
   const stores = await openEmbeddedStores(config);
+  const bus = new MemoryBus({
+    onError: (err, subject) => log.error({ err, subject }, 'A bus subscriber failed on a message.'),
+  });
+  // Created once the app (and its metrics) exist, before the server listens: no stored batch is missed.
+  let analyzer: Analyzer | null = null;
   const built = await buildApp({
+    bus,
+    onStored: (items) => {
+      if (analyzer === null) return;
+      for (const item of items) analyzer.observe(item.sensor, item.batch.events);
+    },
     events: stores.events,
     state: stores.state,
     clock,
@@ -89,7 +112,6 @@ export async function startEmbeddedServer(
         }
       : undefined,
   });
-  const log = logger || pino({ level: 'silent' });
   const background = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
     try {
       await fn();
@@ -123,6 +145,28 @@ export async function startEmbeddedServer(
     : null;
   let hpfeeds: RunningServer['hpfeeds'] = null;
   try {
+    const a = config.analysis;
+    if (a.enabled) {
+      const m = built.metrics;
+      analyzer = await Analyzer.open({
+        state: stores.state,
+        bus,
+        clock: opts.analysisClock ?? clock,
+        pipeline: pipelineOptions(a),
+        tickMs: a.tick,
+        observe: (run) => {
+          m.analysisEvalSeconds.observe(run.evalSeconds);
+          for (const state of INCIDENT_STATES)
+            if (state !== 'ended')
+              m.incidentsOpen.set({ state }, run.open.filter((i) => i.state === state).length);
+          m.threatLevel.set(THREAT_COLOURS.indexOf(run.threat.level));
+        },
+        report: (err) => {
+          m.background('Analysing incidents', err);
+          if (err !== undefined) log.error({ err }, 'Analysing incidents failed; it will be tried again.');
+        },
+      });
+    }
     await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
     if (broker !== null) {
       const a = await broker.listen();
@@ -133,9 +177,11 @@ export async function startEmbeddedServer(
     // Nothing else may keep the process (or the store file) alive when a port is taken.
     await broker?.close();
     await built.app.close();
+    await bus.close();
     await stores.close();
     throw err;
   }
+  analyzer?.start();
   const s = config.storage;
   const timers = [
     setInterval(
@@ -167,13 +213,17 @@ export async function startEmbeddedServer(
     url: `http://${host}:${addr.port}`,
     stores,
     hpfeeds,
+    bus,
+    analyzer,
     stop() {
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
+        await analyzer?.stop();
         // The broker hands what its connections have read to the writer before the writer closes.
         await broker?.close();
         await built.writer.close();
         await built.app.close();
+        await bus.close();
         await stores.close();
       })();
       return stopping;

@@ -24,6 +24,12 @@ export interface GroupWriterOptions {
   minEventsToOverlap?: number;
   /** Called with each group's write duration, for the store-latency histogram. */
   observe?: (seconds: number, batches: number) => void;
+  /**
+   * Called after each commit with the batches it stored, in ingest order (not those answered `duplicate`),
+   * before their submitters are answered: the embedded profile's analyzer reads them here (docs/adr/0009).
+   * The items are the submitted ones, not copies; it must not keep or change them, and must not throw.
+   */
+  onStored?: (items: AppendItem[]) => void;
 }
 
 /**
@@ -32,7 +38,8 @@ export interface GroupWriterOptions {
  */
 export class GroupWriter {
   readonly #store: EventStore;
-  readonly #opts: Required<Omit<GroupWriterOptions, 'observe'>> & Pick<GroupWriterOptions, 'observe'>;
+  readonly #opts: Required<Omit<GroupWriterOptions, 'observe' | 'onStored'>> &
+    Pick<GroupWriterOptions, 'observe' | 'onStored'>;
   #queue: Pending[] = [];
   #queuedEvents = 0;
   #running = 0;
@@ -93,6 +100,13 @@ export class GroupWriter {
     try {
       const outcomes = await this.#store.append(group.map((p) => p.item));
       this.#opts.observe?.((performance.now() - started) / 1000, group.length);
+      const onStored = this.#opts.onStored;
+      if (onStored !== undefined) {
+        const stored: AppendItem[] = [];
+        for (let i = 0; i < group.length; i++)
+          if (outcomes[i].status === 'stored') stored.push(group[i].item);
+        if (stored.length > 0) onStored(stored);
+      }
       group.forEach((p, i) => p.resolve(outcomes[i]));
     } catch (err) {
       for (const p of group) p.reject(err);

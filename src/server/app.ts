@@ -13,7 +13,7 @@ import { apiRoutes } from '../api/routes.ts';
 import { incidentRoutes } from '../api/incidents.ts';
 import type { Bus } from '../bus/bus.ts';
 import { collectorRoutes, type CollectorOptions } from '../collector/routes.ts';
-import { GroupWriter } from '../collector/group-writer.ts';
+import { GroupWriter, type GroupWriterOptions } from '../collector/group-writer.ts';
 import { dshieldRoutes, type DShieldOptions } from '../collector/compat/dshield.ts';
 import type { EventStore } from '../storage/event-store.ts';
 import type { StateStore } from '../storage/state-store.ts';
@@ -36,6 +36,8 @@ export interface AppOptions {
   processMetrics?: boolean;
   /** Where analysts' notes and overrides are published (SUBJECTS.incidents, SUBJECTS.threatLevel). */
   bus?: Bus;
+  /** Told of the batches each commit stored (GroupWriterOptions.onStored): the embedded analyzer's feed. */
+  onStored?: GroupWriterOptions['onStored'];
 }
 
 export interface PortentApp {
@@ -95,6 +97,7 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
   const writer = new GroupWriter(opts.events, {
     maxPending: opts.maxPendingBatches,
     observe: (s) => metrics.storeCommitSeconds.observe(s),
+    onStored: opts.onStored,
   });
 
   app.setErrorHandler((err, req, reply) => {

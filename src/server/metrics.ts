@@ -41,6 +41,24 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly analysisEvalSeconds = new Histogram({
+    name: 'portent_analysis_eval_seconds',
+    help: 'Time the analyzer spent judging the minutes that closed since its previous run (one observation per run).',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly incidentsOpen = new Gauge({
+    name: 'portent_incidents_open',
+    help: 'Incidents not yet ended, by state (candidate, active, peaking, tapering).',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly threatLevel = new Gauge({
+    name: 'portent_threat_level',
+    help: 'The threat level the analyzer holds: 0 green, 1 yellow, 2 orange, 3 red.',
+    registers: [this.registry],
+  });
+
   readonly backgroundFailures = new Counter({
     name: 'portent_background_failures_total',
     help: 'Failed runs of background work (writing rollups and per-source state, compaction, pruning), by task.',
