@@ -41,7 +41,14 @@ it('replays both seed incidents through the server and exits 0', { timeout: 90_0
     );
     assert.match(out, new RegExp(`tcp/${port} busiest hour on the server: [1-9]\\d* sources`));
   }
-  assert.match(out, /truth: onset: serverprotect-probing/);
+  // Detection runs on the replay's clock: the ServerProtect probing raises an incident on TCP 5168 that alerts.
+  assert.match(
+    out,
+    /incident: TCP 5168 (active|peaking|tapering), /,
+    `no alerting incident on TCP 5168:\n${out}`,
+  );
+  // The --quick window (70 h to 76 h) holds the scanning phase (3d); the probing phase starts at 4d.
+  assert.match(out, /truth: onset: serverprotect-scanning/);
   assert.match(out, /truth: C2 server down/);
   assert.match(out, /truth: onset: sagevo/);
   // The temporary store is gone once the demo exits.

@@ -81,10 +81,10 @@ export class Analyzer {
     this.pipeline = pipeline;
   }
 
-  /** Resumes the open incidents and the threat level a previous run left in the store. */
-  static async open(deps: AnalyzerDeps): Promise<Analyzer> {
-    const incidents = await deps.state.incidents({ open: true, limit: 100_000 });
-    const threat = await deps.state.threatLevel();
+  /** Resumes the open incidents and the threat level a previous run left in the store (unless `resume` is false). */
+  static async open(deps: AnalyzerDeps, resume = true): Promise<Analyzer> {
+    const incidents = resume ? await deps.state.incidents({ open: true, limit: 100_000 }) : [];
+    const threat = resume ? await deps.state.threatLevel() : null;
     return new Analyzer(deps, new AnalysisPipeline(deps.clock.now(), deps.pipeline, { incidents, threat }));
   }
 

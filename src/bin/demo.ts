@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { allocColumns, selectRows, type EventColumns } from '../core/event.ts';
+import type { Incident, ThreatLevel } from '../analysis/incidents/incident.ts';
+import { decodeJson, SUBJECTS } from '../bus/bus.ts';
+import { FakeClock } from '../core/clock.ts';
+import { allocColumns, protoName, selectRows, type EventColumns } from '../core/event.ts';
 import { loadConfig } from '../config/load.ts';
 import { Simulation } from '../sim/run.ts';
 import { loadScenario } from '../sim/scenario.ts';
@@ -46,6 +49,11 @@ const ENROLLED = 32;
 const BATCH_EVENTS = 10_000;
 /** Marks a row that goes to a real sensor instead of a batch. */
 const NOT_BATCHED = 0xffffffff;
+/**
+ * A sensor's queued events are sent after this much simulated time even when its batch is not full, as a
+ * shipper's batch delay would: detection judges a minute only once every event of it is stored.
+ */
+const MAX_BATCH_DELAY_MS = 15 * 60_000;
 /** Background radiation per monitored address and hour in the demo: 1% of the scenarios' rate. */
 const DEMO_BACKGROUND_PER_ADDRESS_HOUR = 0.2;
 
@@ -89,6 +97,8 @@ function rowsOf(c: EventColumns, enrolled: Uint32Array, s: number): number[] {
 class SensorQueue {
   parts: EventColumns[] = [];
   size = 0;
+  /** Simulated time of the step the oldest queued events came from. */
+  oldest = Infinity;
 }
 
 function concatAll(parts: EventColumns[], size: number): EventColumns {
@@ -128,7 +138,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const server = await startEmbeddedServer(config, { logger: pino({ level: 'warn' }) });
+  // The collector checks signatures against real time; detection runs on the replay's simulated time, which the
+  // replay moves forward as the events before it are stored.
+  const analysisClock = new FakeClock(0);
+  const server = await startEmbeddedServer(config, { logger: pino({ level: 'warn' }), analysisClock });
+  const watch = watchIncidents(server, out);
   let live: LiveSensors | undefined;
   try {
     out(`Portent ${VERSION} demo: the seed incidents replayed through a real server`);
@@ -156,7 +170,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
     for (const incident of INCIDENTS) {
       if (stopped) break;
-      await replay(incident, server, sensors, live, { ...opts, speed }, () => stopped, out);
+      await replay(incident, server, sensors, live, analysisClock, { ...opts, speed }, () => stopped, out);
     }
     if (live && !stopped) {
       const seen = await live.counts(15_000);
@@ -182,12 +196,39 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     if (stopped) out('\nStopping: the server writes what it has and the demo store is removed.');
     return 0;
   } finally {
+    watch.unsubscribe();
     await live?.stop();
     await server.stop();
     if (opts.dataDir === undefined) rmSync(dir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Prints each incident as it opens, is confirmed, peaks, tapers and ends, and each change of the threat level. */
+function watchIncidents(server: RunningServer, out: (line: string) => void): { unsubscribe(): void } {
+  const shown = new Map<string, string>();
+  const at = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}Z`;
+  const a = server.bus.subscribe(SUBJECTS.incidents, (data) => {
+    const i = decodeJson<Incident>(data);
+    const what = `${i.state} ${i.override?.severity ?? i.severity}`;
+    if (shown.get(i.id) === what) return;
+    shown.set(i.id, what);
+    const where = i.port === null ? i.group : `${protoName(i.proto).toUpperCase()} ${i.port}`;
+    out(
+      `   ${at(i.updated)}  incident: ${where} ${i.state}, ${i.override?.severity ?? i.severity}: ${i.summary}`,
+    );
+  });
+  const b = server.bus.subscribe(SUBJECTS.threatLevel, (data) => {
+    const t = decodeJson<ThreatLevel>(data);
+    out(`   ${at(t.since)}  threat level: ${t.level} (${t.reason})`);
+  });
+  return {
+    unsubscribe() {
+      a.unsubscribe();
+      b.unsubscribe();
+    },
+  };
 }
 
 async function enrol(server: RunningServer, adminToken: string, n: number): Promise<SensorCredentials[]> {
@@ -217,6 +258,7 @@ async function replay(
   server: RunningServer,
   sensors: SensorCredentials[],
   live: LiveSensors | undefined,
+  analysisClock: FakeClock,
   opts: DemoOptions & { speed: number },
   isStopped: () => boolean,
   out: (line: string) => void,
@@ -227,6 +269,9 @@ async function replay(
   const durationMs = Math.min(incident.to - incident.from, opts.durationMs ?? Infinity);
   // Thinner background and no research or misconfiguration noise, so that a laptop replays the
   // incident in minutes; the incident's own traffic is untouched.
+  // Minutes of an earlier replay (another year) stay where they were judged; this one starts afresh.
+  analysisClock.set(from);
+  await server.restartAnalyzer();
   const sim = new Simulation({
     ...c,
     start: from,
@@ -257,7 +302,8 @@ async function replay(
   const queues = sensors.map(() => new SensorQueue());
   let seq = 0;
   let sent = 0;
-  const inFlight = new Set<Promise<void>>();
+  /** Batches being sent, with the simulated time of their oldest events. */
+  const inFlight = new Map<Promise<void>, number>();
   const send = async (s: number): Promise<void> => {
     const q = queues[s];
     if (q.size === 0) return;
@@ -275,13 +321,24 @@ async function replay(
   };
   const dispatch = async (s: number): Promise<void> => {
     // Two batches in flight keep the collector busy without queueing the whole incident in memory.
-    while (inFlight.size >= 2) await Promise.race(inFlight);
+    while (inFlight.size >= 2) await Promise.race(inFlight.keys());
+    const oldest = queues[s].oldest;
     const p = send(s).finally(() => inFlight.delete(p));
-    inFlight.add(p);
+    inFlight.set(p, oldest);
   };
   const flushAll = async () => {
     for (let s = 0; s < queues.length; s++) await dispatch(s);
-    await Promise.all(inFlight);
+    await Promise.all(inFlight.keys());
+  };
+  /** Moves detection's clock to the time before which every event is stored, and judges what closed. */
+  const judge = async (stepEnd: number, final = false) => {
+    let stored = stepEnd;
+    for (const q of queues) stored = Math.min(stored, q.oldest);
+    for (const t of inFlight.values()) stored = Math.min(stored, t);
+    // Minutes close one at a time: a run per simulated minute is enough, whatever the step.
+    if (server.analyzer === null || (!final && stored < analysisClock.now() + 60_000)) return;
+    analysisClock.set(stored);
+    await server.analyzer.runOnce();
   };
   const report = async (t: number) => {
     const end = t - (t % HOUR);
@@ -331,8 +388,12 @@ async function replay(
       const q = queues[s];
       q.parts.push(selectRows(step.events, rows));
       q.size += rows.length;
+      q.oldest = Math.min(q.oldest, step.time - sim.stepMs);
       if (q.size >= BATCH_EVENTS) await dispatch(s);
     }
+    for (let s = 0; s < sensors.length; s++)
+      if (queues[s].size > 0 && step.time - queues[s].oldest >= MAX_BATCH_DELAY_MS) await dispatch(s);
+    await judge(step.time);
     while (marks.length > 0 && marks[0].at <= step.time) {
       const m = marks.shift() as Milestone;
       out(`   ${hours(m.at)}  ${when(m.at)}  truth: ${m.text}`);
@@ -353,6 +414,7 @@ async function replay(
     if (due > now) await sleep(due - now);
   }
   await flushAll();
+  await judge(last, true);
   agent.destroy();
   if (isStopped()) return;
   await report(last);

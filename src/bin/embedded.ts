@@ -54,7 +54,13 @@ export interface RunningServer extends PortentApp {
   /** The in-process bus incidents and threat-level changes are published on. */
   bus: MemoryBus;
   /** Live detection, or null when analysis.enabled is false. */
-  analyzer: Analyzer | null;
+  readonly analyzer: Analyzer | null;
+  /**
+   * Replaces the analyzer with a fresh one that resumes nothing: for a replay that goes back in time (the demo's
+   * incidents are a year apart), whose minutes an analyzer that judged later ones would count as late.
+   * Incidents the old one left open stay as stored.
+   */
+  restartAnalyzer(): Promise<void>;
   /** Stops detection and accepting, waits for queued batches to become durable, flushes rollups, closes the file. */
   stop(): Promise<void>;
 }
@@ -143,12 +149,12 @@ export async function startEmbeddedServer(
         },
       })
     : null;
-  let hpfeeds: RunningServer['hpfeeds'] = null;
-  try {
+  const openAnalyzer = async (resume = true): Promise<Analyzer | null> => {
     const a = config.analysis;
-    if (a.enabled) {
-      const m = built.metrics;
-      analyzer = await Analyzer.open({
+    if (!a.enabled) return null;
+    const m = built.metrics;
+    return Analyzer.open(
+      {
         state: stores.state,
         bus,
         clock: opts.analysisClock ?? clock,
@@ -165,8 +171,13 @@ export async function startEmbeddedServer(
           m.background('Analysing incidents', err);
           if (err !== undefined) log.error({ err }, 'Analysing incidents failed; it will be tried again.');
         },
-      });
-    }
+      },
+      resume,
+    );
+  };
+  let hpfeeds: RunningServer['hpfeeds'] = null;
+  try {
+    analyzer = await openAnalyzer();
     await built.app.listen({ host: config.server.listen_host, port: config.server.listen_port });
     if (broker !== null) {
       const a = await broker.listen();
@@ -214,7 +225,14 @@ export async function startEmbeddedServer(
     stores,
     hpfeeds,
     bus,
-    analyzer,
+    get analyzer() {
+      return analyzer;
+    },
+    async restartAnalyzer() {
+      await analyzer?.stop();
+      analyzer = await openAnalyzer(false);
+      analyzer?.start();
+    },
     stop() {
       stopping ??= (async () => {
         for (const t of timers) clearInterval(t);
