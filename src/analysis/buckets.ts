@@ -57,6 +57,7 @@ class Cell {
  * a 512 MiB bitmap; 2 × 16 MiB holds tens of millions of sources with a few per cent false "seen before".
  */
 export class SeenSources {
+  /** log2 of the bits in one generation. */
   readonly #bits: number;
   #current: Uint32Array;
   #previous: Uint32Array;
@@ -81,13 +82,13 @@ export class SeenSources {
       }
       this.#generation = g;
     }
-    // Double hashing: three probes from one 32-bit hash and a remix of it.
-    const shift = 32 - this.#bits;
-    const h2 = hash32(h ^ 0x5bd1e995) | 1;
+    // A blocked Bloom filter: the three bits share one 64-byte block, so a lookup costs one cache miss, not three.
+    const block = (h >>> (32 - (this.#bits - 9))) << 4;
+    const h2 = hash32(h ^ 0x5bd1e995);
     let seen = true;
-    for (let i = 0; i < 3; i++) {
-      const bit = (h + Math.imul(i, h2)) >>> shift;
-      const word = bit >>> 5;
+    for (let i = 0; i < 27; i += 9) {
+      const bit = (h2 >>> i) & 511;
+      const word = block + (bit >>> 5);
       const mask = 1 << (bit & 31);
       if ((this.#current[word] & mask) === 0) {
         this.#current[word] |= mask;

@@ -38,17 +38,11 @@ export class SeasonalBaseline {
   #slots: Float32Array | null = null;
   #slotN: Uint32Array | null = null;
 
-  constructor(measures: number, prior?: ArrayLike<number>) {
+  /** `quietMinutes`: how long the key has been watched and seen nothing (it is new to us, not to the network). */
+  constructor(measures: number, quietMinutes = 0) {
     this.measures = measures;
     this.#level = new Float64Array(measures * 2);
-    if (prior) {
-      // Seeded as if it had always seen Poisson counts at the network's rate for a random port.
-      for (let i = 0; i < measures; i++) {
-        this.#level[2 * i] = prior[i];
-        this.#level[2 * i + 1] = prior[i] + prior[i] * prior[i];
-      }
-      this.n = 1 / LEVEL_ALPHA;
-    }
+    this.n = quietMinutes;
   }
 
   get seasonal(): boolean {
@@ -108,8 +102,13 @@ export class SeasonalBaseline {
 
   /** Learns `minutes` quiet minutes ending before `until` (the key saw nothing in them). */
   learnQuiet(until: number, minutes: number, zeros: ArrayLike<number>): void {
-    if (minutes > MAX_ZERO_STEPS && this.#slots === null) {
-      this.#level.fill(0);
+    if (this.#slots === null) {
+      // Zeros only shrink both moments: by n / (n + k) over k steps while the rate is 1 / (n + 1) (a running
+      // average), then by (1 − α) a step. One multiplication for the lot.
+      const averaging = Math.min(minutes, Math.max(0, 1 / LEVEL_ALPHA - this.n));
+      const decay =
+        (averaging > 0 ? this.n / (this.n + averaging) : 1) * Math.pow(1 - LEVEL_ALPHA, minutes - averaging);
+      for (let j = 0; j < this.#level.length; j++) this.#level[j] *= decay;
       this.n += minutes;
       return;
     }

@@ -78,16 +78,19 @@ class PortState {
   /** Start of the last minute learned. */
   lastT: number;
   readonly ring = new Float32Array(RING * RING_MEASURES.length);
-  readonly sensorMinutes: (Int32Array | null)[] = new Array(SENSOR_WINDOW).fill(null);
-  readonly sensorMinuteT = new Float64Array(SENSOR_WINDOW).fill(-1);
+  /** The last few minutes' buckets and this key's row in each, for the sensors that saw it. */
+  readonly sensorMinutes: (BucketCounts | null)[] = new Array(SENSOR_WINDOW).fill(null);
+  readonly sensorRow = new Int32Array(SENSOR_WINDOW);
   /** (t, subnet hash, sensor hash) of recent first-time sources, oldest first. */
   newRecent: number[] = [];
+  /** New sources in the ring (the last 60 minutes), kept as a running total. */
+  newInRing = 0;
   /** Monotone stacks of (t, value): each value exceeds every later one, so "largest since" is a short scan. */
   readonly eventRecords: number[] = [];
   readonly evidenceRecords: number[] = [];
 
-  constructor(prior: ArrayLike<number>, t: number) {
-    this.baseline = new SeasonalBaseline(MEASURE_COUNT, prior);
+  constructor(t: number, quietMinutes: number) {
+    this.baseline = new SeasonalBaseline(MEASURE_COUNT, quietMinutes);
     this.firstSeen = t;
     this.lastT = t - 60_000;
   }
@@ -137,23 +140,26 @@ export class PortSpikeDetector {
       x[NEW] = b.newSources[i];
       x[NETWORKS] = b.networks[i];
       let st = this.#states.get(key);
-      if (st === undefined) this.#states.set(key, (st = new PortState(this.#prior[family], b.t)));
+      if (st === undefined) this.#states.set(key, (st = new PortState(b.t, (b.t - this.#start) / 60_000)));
       this.#catchUp(st, b.t);
       if (st.baseline.levelMean(EVENTS) < 0.5) for (let m = 0; m < MEASURE_COUNT; m++) sparse[family][m] += x[m];
       this.#remember(st, b, i);
-      const f = this.#judge(key, st, b.t, x, judging);
-      st.baseline.learn(b.t, x, f.anomalous || this.open.has(key));
+      const evidence = judging ? this.#evidence(st, key, b.t, x) : 0;
+      const anomalous = evidence >= this.options.anomalous;
+      const open = this.open.has(key);
+      // Findings are built before learning: they report what was expected of this minute.
+      if (anomalous || open) out.push(this.#finding(key, st, b.t, x, judging));
+      st.baseline.learn(b.t, x, anomalous || open);
       st.lastT = b.t;
       pushRecord(st.eventRecords, b.t, x[EVENTS]);
-      pushRecord(st.evidenceRecords, b.t, f.evidence);
-      if (f.anomalous || this.open.has(key)) out.push(f);
+      pushRecord(st.evidenceRecords, b.t, evidence);
       seen.add(key);
     }
     for (const key of this.open) {
       if (seen.has(key)) continue;
       const st = this.#states.get(key);
       if (st === undefined) continue;
-      out.push(this.#judge(key, st, b.t, this.#zeros, false));
+      out.push(this.#finding(key, st, b.t, this.#zeros, false));
     }
     this.#learnPrior(sparse);
     return out;
@@ -186,10 +192,17 @@ export class PortSpikeDetector {
     const gap = Math.round((t - st.lastT) / 60_000) - 1;
     if (gap <= 0) return;
     st.baseline.learnQuiet(t, gap, this.#zeros);
-    const minute = t / 60_000;
-    for (let j = 1; j <= Math.min(gap, RING); j++) {
-      const slot = ((minute - j) % RING) * RING_MEASURES.length;
-      st.ring.fill(0, slot, slot + RING_MEASURES.length);
+    if (gap >= RING) {
+      st.ring.fill(0);
+      st.newInRing = 0;
+      return;
+    }
+    const now = (t / 60_000) % RING;
+    const width = RING_MEASURES.length;
+    for (let j = 1; j <= gap; j++) {
+      const slot = ((now - j + RING) % RING) * width;
+      st.newInRing -= st.ring[slot + 2];
+      st.ring[slot] = st.ring[slot + 1] = st.ring[slot + 2] = 0;
     }
   }
 
@@ -198,10 +211,11 @@ export class PortSpikeDetector {
     const slot = (minute % RING) * RING_MEASURES.length;
     st.ring[slot] = b.sources[i];
     st.ring[slot + 1] = b.subnets[i];
+    st.newInRing += b.newSources[i] - st.ring[slot + 2];
     st.ring[slot + 2] = b.newSources[i];
     const s = minute % SENSOR_WINDOW;
-    st.sensorMinutes[s] = b.sensorHashes.subarray(b.sensorStart[i], b.sensorStart[i + 1]);
-    st.sensorMinuteT[s] = b.t;
+    st.sensorMinutes[s] = b;
+    st.sensorRow[s] = i;
     const from = b.newStart[i] * 2;
     const to = b.newStart[i + 1] * 2;
     if (to > from || st.newRecent.length > 0) {
@@ -215,53 +229,71 @@ export class PortSpikeDetector {
     }
   }
 
-  #judge(key: number, st: PortState, t: number, x: Float64Array, judging: boolean): Finding {
-    const family = key >>> 16 === PROTO_TCP ? 0 : 1;
-    const prior = this.#prior[family];
-    const exp: Expected[] = [];
-    for (let m = 0; m < MEASURE_COUNT; m++) exp.push(st.baseline.expected(m, t, prior[m]));
+  /**
+   * The key's evidence this minute. Most keys are far from their tails, so this is written to cost little for them;
+   * `reasons`, when given, collects the significant tests in words.
+   */
+  #evidence(st: PortState, key: number, t: number, x: Float64Array, reasons?: string[]): number {
+    const prior = this.#prior[key >>> 16 === PROTO_TCP ? 0 : 1];
+    const { minSensors, minSubnets, anomalous } = this.options;
+    const now = (t / 60_000) % RING;
+    const ring = st.ring;
+    const sum = (measure: number, w: number) => {
+      let s = 0;
+      for (let j = 0; j < w; j++) s += ring[((now - j + RING) % RING) * RING_MEASURES.length + measure];
+      return s;
+    };
     let best = 0;
-    const reasons: string[] = [];
-    if (judging) {
-      const minute = t / 60_000;
-      const sum = (measure: number, w: number) => {
-        let s = 0;
-        for (let j = 0; j < w; j++) s += st.ring[((minute - j) % RING) * RING_MEASURES.length + measure];
-        return s;
-      };
-      const { minSensors, minSubnets } = this.options;
-      const sensors = this.#sensorsWithin(st, t);
-      if (sensors >= minSensors) {
-        for (const w of BROAD_WINDOWS) {
-          const e = Math.min(decades(sum(0, w), exp[SOURCES], w), decades(sum(1, w), exp[SUBNETS], w));
-          if (e > best) best = e;
-          if (e >= this.options.anomalous)
-            reasons.push(`sources and source /24s ${w === 1 ? 'this minute' : `over ${w} minutes`} (p=1e-${e.toFixed(1)}) on ${sensors} sensors`);
-        }
-      }
+    const eSources = st.baseline.expected(SOURCES, t, prior[SOURCES]);
+    const eSubnets = st.baseline.expected(SUBNETS, t, prior[SUBNETS]);
+    let sensors = -1;
+    for (const w of BROAD_WINDOWS) {
+      const e = decades(sum(1, w), eSubnets, w);
+      if (e === 0) continue;
+      const both = Math.min(e, decades(sum(0, w), eSources, w));
+      if (both <= best && !(reasons && both >= anomalous)) continue;
+      if (sensors < 0) sensors = this.#sensorsWithin(st, t);
+      if (sensors < minSensors) break;
+      if (both > best) best = both;
+      if (reasons && both >= anomalous)
+        reasons.push(
+          `sources and source /24s ${w === 1 ? 'this minute' : `over ${w} minutes`} (p=1e-${both.toFixed(1)}) on ${sensors} sensors`,
+        );
+    }
+    if (st.newInRing >= minSubnets) {
+      const eNew = st.baseline.expected(NEW, t, prior[NEW]);
       for (const w of NEW_WINDOWS) {
         const n = sum(2, w);
         if (n < minSubnets) continue;
-        const e = decades(n, exp[NEW], w);
-        if (e < this.options.anomalous && e <= best) continue;
+        const e = decades(n, eNew, w);
+        if (e <= best && !(reasons && e >= anomalous)) continue;
         const spread = newSpread(st.newRecent, t - (w - 1) * 60_000);
         if (spread.subnets < Math.max(minSubnets, n / 2) || spread.sensors < minSensors) continue;
         if (e > best) best = e;
-        if (e >= this.options.anomalous)
-          reasons.push(`${n} never-seen sources over ${w} minutes (p=1e-${e.toFixed(1)}) from ${spread.subnets} /24s on ${spread.sensors} sensors`);
+        if (reasons && e >= anomalous)
+          reasons.push(
+            `${n} never-seen sources over ${w} minutes (p=1e-${e.toFixed(1)}) from ${spread.subnets} /24s on ${spread.sensors} sensors`,
+          );
       }
     }
-    const evidence = Math.max(0, best - Math.log10(TESTS));
-    const [port, proto] = [key & 0xffff, key >>> 16];
+    return Math.max(0, best - Math.log10(TESTS));
+  }
+
+  #finding(key: number, st: PortState, t: number, x: Float64Array, judging: boolean): Finding {
+    const reasons: string[] = [];
+    const evidence = judging ? this.#evidence(st, key, t, x, reasons) : 0;
+    const prior = this.#prior[key >>> 16 === PROTO_TCP ? 0 : 1];
+    const expected = new Float64Array(MEASURE_COUNT);
+    for (let m = 0; m < MEASURE_COUNT; m++) expected[m] = st.baseline.expected(m, t, prior[m]).mean;
     return {
       key,
-      proto,
-      port,
+      proto: key >>> 16,
+      port: key & 0xffff,
       t,
       evidence,
       anomalous: evidence >= this.options.anomalous,
       measures: measures(x),
-      expected: measures(exp.map((e) => e.mean)),
+      expected: measures(expected),
       reasons,
       firstSeen: st.firstSeen,
     };
@@ -270,10 +302,10 @@ export class PortSpikeDetector {
   #sensorsWithin(st: PortState, t: number): number {
     const set = new Set<number>();
     for (let s = 0; s < SENSOR_WINDOW; s++) {
-      const hashes = st.sensorMinutes[s];
-      if (hashes === null || st.sensorMinuteT[s] <= t - SENSOR_WINDOW * 60_000) continue;
-      for (const h of hashes) set.add(h);
-      if (set.size >= 1000) break;
+      const b = st.sensorMinutes[s];
+      if (b === null || b.t <= t - SENSOR_WINDOW * 60_000) continue;
+      const row = st.sensorRow[s];
+      for (let j = b.sensorStart[row]; j < b.sensorStart[row + 1] && set.size < 1000; j++) set.add(b.sensorHashes[j]);
     }
     return set.size;
   }
@@ -283,9 +315,10 @@ export class PortSpikeDetector {
 function decades(observed: number, e: Expected, w: number): number {
   const mean = e.mean * w;
   const r = e.r * w;
-  // Cheap screen: at or below about two standard deviations the tail is not small enough to matter.
+  // Cheap screen: within four standard deviations (plus 3, for the long right tail of small counts) p is above
+  // about 1e-5, far from anything the detector acts on, and the incomplete beta or gamma function is not worth it.
   const sd = Math.sqrt(mean + (r === Infinity ? 0 : (mean * mean) / r));
-  if (observed <= mean + 2 * sd) return 0;
+  if (observed <= mean + 4 * sd + 3) return 0;
   const p = negBinomialUpperTail(observed, mean, r);
   return p > 0 ? -Math.log10(p) : 300;
 }
@@ -302,7 +335,10 @@ function newSpread(recent: number[], from: number): { subnets: number; sensors: 
 
 function pushRecord(r: number[], t: number, v: number): void {
   if (v <= 0) return;
-  while (r.length > 0 && r[r.length - 1] <= v) r.length -= 2;
+  while (r.length > 0 && r[r.length - 1] <= v) {
+    r.pop();
+    r.pop();
+  }
   r.push(t, v);
 }
 
