@@ -24,9 +24,15 @@ export interface BucketCounts {
   subnets: Float64Array;
   newSources: Float64Array;
   networks: Float64Array;
-  /** Row i's sensors (hashed) are sensorHashes[sensorStart[i] .. sensorStart[i + 1]). */
+  /**
+   * Row i's sensors (hashed) are sensorHashes[sensorStart[i] .. sensorStart[i + 1]), and its source /24s likewise:
+   * the detector needs who, not just how many, to count distinct ones over several minutes. Listed while there are
+   * at most 512 (the sketches' exact range); a row with more lists none, and its count says how many.
+   */
   sensorStart: Uint32Array;
   sensorHashes: Int32Array;
+  subnetStart: Uint32Array;
+  subnetHashes: Int32Array;
   /** Row i's first-time sources, as (source /24 hash, sensor hash) pairs from newStart[i] * 2 to newStart[i + 1] * 2. */
   newStart: Uint32Array;
   newPairs: Int32Array;
@@ -44,8 +50,6 @@ class Cell {
   sensors = new DistinctSketch();
   subnets = new DistinctSketch();
   networks = new DistinctSketch();
-  /** The sensors, hashed: the detector's breadth over several minutes needs them, not just their number. */
-  sensorSet = new Set<number>();
   /** (source /24 hash, sensor hash) of each first-time source. */
   newPairs: number[] = [];
   lastSensor = Number.NaN;
@@ -171,7 +175,6 @@ export class BucketAccumulator {
       }
       if (cell.lastSensor !== sensorHash) {
         cell.sensors.add(sensorHash);
-        cell.sensorSet.add(sensorHash);
         cell.lastSensor = sensorHash;
       }
       cell.subnets.add(subnet);
@@ -210,22 +213,17 @@ function toCounts(t: number, cells: Map<number, Cell> | undefined): BucketCounts
     networks: new Float64Array(n),
     sensorStart: new Uint32Array(n + 1),
     sensorHashes: new Int32Array(0),
+    subnetStart: new Uint32Array(n + 1),
+    subnetHashes: new Int32Array(0),
     newStart: new Uint32Array(n + 1),
     newPairs: new Int32Array(0),
   };
   if (cells === undefined) return out;
   // Sorted by key, so everything downstream runs in a deterministic order.
   const keys = [...cells.keys()].sort((a, b) => a - b);
-  let sensorTotal = 0;
-  let newTotal = 0;
-  for (const c of cells.values()) {
-    sensorTotal += c.sensorSet.size;
-    newTotal += c.newPairs.length;
-  }
-  out.sensorHashes = new Int32Array(sensorTotal);
-  out.newPairs = new Int32Array(newTotal);
-  let so = 0;
-  let no = 0;
+  const sensorList: number[] = [];
+  const subnetList: number[] = [];
+  const newList: number[] = [];
   keys.forEach((k, i) => {
     const c = cells.get(k)!;
     out.keys[i] = k;
@@ -236,11 +234,15 @@ function toCounts(t: number, cells: Map<number, Cell> | undefined): BucketCounts
     out.subnets[i] = c.subnets.estimate();
     out.newSources[i] = c.newSources;
     out.networks[i] = c.networks.estimate();
-    for (const h of c.sensorSet) out.sensorHashes[so++] = h;
-    out.newPairs.set(c.newPairs, no);
-    no += c.newPairs.length;
-    out.sensorStart[i + 1] = so;
-    out.newStart[i + 1] = no / 2;
+    c.sensors.exactMembers(sensorList);
+    c.subnets.exactMembers(subnetList);
+    for (const v of c.newPairs) newList.push(v);
+    out.sensorStart[i + 1] = sensorList.length;
+    out.subnetStart[i + 1] = subnetList.length;
+    out.newStart[i + 1] = newList.length / 2;
   });
+  out.sensorHashes = Int32Array.from(sensorList);
+  out.subnetHashes = Int32Array.from(subnetList);
+  out.newPairs = Int32Array.from(newList);
   return out;
 }

@@ -294,6 +294,19 @@ export class DistinctSketch {
     this.cached = -1;
   }
 
+  /** Appends the members' hashes (as int32) to `out` while the sketch is exact; false, appending nothing, once dense. */
+  exactMembers(out: number[]): boolean {
+    if (this.regs !== null) return false;
+    if (this.v0 !== 0) out.push(this.v0);
+    if (this.v1 !== 0) out.push(this.v1);
+    if (this.v2 !== 0) out.push(this.v2);
+    if (this.v3 !== 0) out.push(this.v3);
+    const t = this.table;
+    for (let i = 0; i < t.length; i++) if (t[i] !== 0) out.push(t[i]);
+    if (this.hasZero) out.push(0);
+    return true;
+  }
+
   /** Distinct count: exact in exact mode, else Ertl's improved HyperLogLog estimate (rounded). */
   estimate(): number {
     const regs = this.regs;

@@ -78,9 +78,9 @@ class PortState {
   /** Start of the last minute learned. */
   lastT: number;
   readonly ring = new Float32Array(RING * RING_MEASURES.length);
-  /** The last few minutes' buckets and this key's row in each, for the sensors that saw it. */
-  readonly sensorMinutes: (BucketCounts | null)[] = new Array(SENSOR_WINDOW).fill(null);
-  readonly sensorRow = new Int32Array(SENSOR_WINDOW);
+  /** The last few minutes' buckets and this key's row in each: which sensors saw it, from which source /24s. */
+  readonly recentBuckets: (BucketCounts | null)[] = new Array(SENSOR_WINDOW).fill(null);
+  readonly recentRow = new Int32Array(SENSOR_WINDOW);
   /** (t, subnet hash, sensor hash) of recent first-time sources, oldest first. */
   newRecent: number[] = [];
   /** New sources in the ring (the last 60 minutes), kept as a running total. */
@@ -214,8 +214,8 @@ export class PortSpikeDetector {
     st.newInRing += b.newSources[i] - st.ring[slot + 2];
     st.ring[slot + 2] = b.newSources[i];
     const s = minute % SENSOR_WINDOW;
-    st.sensorMinutes[s] = b;
-    st.sensorRow[s] = i;
+    st.recentBuckets[s] = b;
+    st.recentRow[s] = i;
     const from = b.newStart[i] * 2;
     const to = b.newStart[i + 1] * 2;
     if (to > from || st.newRecent.length > 0) {
@@ -248,11 +248,14 @@ export class PortSpikeDetector {
     const eSubnets = st.baseline.expected(SUBNETS, t, prior[SUBNETS]);
     let sensors = -1;
     for (const w of BROAD_WINDOWS) {
-      const e = decades(sum(1, w), eSubnets, w);
+      // Distinct /24s over the window (a scanner in one /24 is one, however long it runs) against the per-minute
+      // baseline summed: a busy port's /24s repeat from minute to minute, so this errs on the quiet side.
+      const subnets = w === 1 ? x[SUBNETS] : this.#distinctWithin(st, t, w, 'subnets');
+      const e = decades(subnets, eSubnets, w);
       if (e === 0) continue;
       const both = Math.min(e, decades(sum(0, w), eSources, w));
       if (both <= best && !(reasons && both >= anomalous)) continue;
-      if (sensors < 0) sensors = this.#sensorsWithin(st, t);
+      if (sensors < 0) sensors = this.#distinctWithin(st, t, SENSOR_WINDOW, 'sensors');
       if (sensors < minSensors) break;
       if (both > best) best = both;
       if (reasons && both >= anomalous)
@@ -299,15 +302,21 @@ export class PortSpikeDetector {
     };
   }
 
-  #sensorsWithin(st: PortState, t: number): number {
+  /** Distinct sensors (or source /24s) of the key over the last `w` minutes, up to the minute starting at t. */
+  #distinctWithin(st: PortState, t: number, w: number, of: 'sensors' | 'subnets'): number {
     const set = new Set<number>();
+    let most = 0;
     for (let s = 0; s < SENSOR_WINDOW; s++) {
-      const b = st.sensorMinutes[s];
-      if (b === null || b.t <= t - SENSOR_WINDOW * 60_000) continue;
-      const row = st.sensorRow[s];
-      for (let j = b.sensorStart[row]; j < b.sensorStart[row + 1] && set.size < 1000; j++) set.add(b.sensorHashes[j]);
+      const b = st.recentBuckets[s];
+      if (b === null || b.t <= t - w * 60_000) continue;
+      const row = st.recentRow[s];
+      const [start, hashes, count] =
+        of === 'sensors' ? [b.sensorStart, b.sensorHashes, b.sensors] : [b.subnetStart, b.subnetHashes, b.subnets];
+      // A minute with more than the sketches list is counted by its number alone: a lower bound of the union.
+      most = Math.max(most, count[row]);
+      for (let j = start[row]; j < start[row + 1]; j++) set.add(hashes[j]);
     }
-    return set.size;
+    return Math.max(set.size, most);
   }
 }
 
