@@ -365,6 +365,8 @@ export class ProbeCampaign {
   compromised = false;
   /** When a sensor first logged one of its probes (true time), or null. */
   firstSeen: number | null = null;
+  /** Per sensor, when it first logged one of the campaign's probes. */
+  readonly sensorFirstSeen = new Map<number, number>();
 
   constructor(config: CampaignConfig, seed: number) {
     this.config = config;
@@ -403,6 +405,8 @@ export class ProbeCampaign {
       const kind = sensors.kinds[sensor];
       const time = t0 + r.next() * (t1 - t0);
       if (this.firstSeen === null || time < this.firstSeen) this.firstSeen = time;
+      const was = this.sensorFirstSeen.get(sensor);
+      if (was === undefined || time < was) this.sensorFirstSeen.set(sensor, time);
       const row = buffer.probe(r, time, sensor, kind, src, dst, c.port, proto, this.#tool);
       if (kind === 1 && c.payloadSha256 && !this.compromised) {
         buffer.payload.set(row, c.payloadSha256);

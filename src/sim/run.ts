@@ -69,6 +69,8 @@ export interface ScannerTruth {
   events: number;
   /** When a sensor first logged one of its probes (true time, ms), or null. */
   firstSeen?: number | null;
+  /** When the first ten sensors to log it each first did, earliest first (true time, ms). */
+  sensorSightings?: number[];
   detail?: Record<string, unknown>;
 }
 
@@ -212,6 +214,7 @@ export class Simulation {
         onset: cfg.onset,
         events: this.#samples[cfg.name].at(-1)?.seen ?? 0,
         firstSeen: w.firstSeen,
+        sensorSightings: firstTen(w.sensorFirstSeen),
         detail: {
           vulnerable: w.population.size,
           everInfected: w.everInfected,
@@ -232,6 +235,7 @@ export class Simulation {
         onset: p.config.start,
         events: p.emitted,
         firstSeen: p.firstSeen,
+        sensorSightings: firstTen(p.sensorFirstSeen),
         detail: { end: p.config.end, honeypotCompromise: p.compromised },
       });
     for (const r of this.research)
@@ -288,6 +292,10 @@ function describe(w: WormConfig): string {
 }
 
 /** Writes the ground truth as JSON beside a run's output. */
+function firstTen(first: Map<number, number>): number[] {
+  return [...first.values()].sort((a, b) => a - b).slice(0, 10);
+}
+
 export function writeGroundTruth(path: string, truth: GroundTruth): void {
   writeFileSync(path, JSON.stringify(truth, null, 2) + '\n');
 }

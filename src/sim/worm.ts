@@ -144,9 +144,14 @@ export class Worm {
   /** When a sensor first logged one of its probes (true time), or null. */
   firstSeen: number | null = null;
 
-  #saw(time: number): void {
+  /** Per sensor, when it first logged one of the worm's probes. */
+  readonly sensorFirstSeen = new Map<number, number>();
+
+  #saw(time: number, sensor: number): void {
     this.#seen++;
     if (this.firstSeen === null || time < this.firstSeen) this.firstSeen = time;
+    const was = this.sensorFirstSeen.get(sensor);
+    if (was === undefined || time < was) this.sensorFirstSeen.set(sensor, time);
   }
 
   get infected(): number {
@@ -345,7 +350,7 @@ export class Worm {
       if (up[sensor] === 0 || (loss > 0 && r.next() < loss)) continue;
       const dst = sensors.addressOfRank(rank, sensor);
       buffer.probe(r, time, sensor, sensors.kinds[sensor], src, dst, port, this.#proto, this.#tool);
-      this.#saw(time);
+      this.#saw(time, sensor);
     }
   }
 
@@ -436,7 +441,7 @@ export class Worm {
         if (loss > 0 && r.next() < loss) continue;
         const time = timeOf(dst);
         buffer.probe(r, time, k, sensors.kinds[k], src, dst, this.config.port, this.#proto, this.#tool);
-        this.#saw(time);
+        this.#saw(time, k);
       }
     }
     const addrs = this.population.addrs;
@@ -481,7 +486,7 @@ export class Worm {
             this.#proto,
             this.#tool,
           );
-          this.#saw(time);
+          this.#saw(time, sensor);
         }
         for (let v = lowerBound(vuln, a); v < vuln.length && vuln[v] < b; v++) {
           const pos = vuln[v];
