@@ -14,6 +14,8 @@ export const BUCKET_MS = 60_000;
 export interface BucketCounts {
   /** Start of the bucket, ms since the epoch. */
   t: number;
+  /** Its width: a minute, or the fast lane's few seconds. */
+  ms: number;
   length: number;
   /** (proto << 16) | port */
   keys: Int32Array;
@@ -39,7 +41,15 @@ export interface BucketCounts {
 }
 
 /** The additive and distinct measures, in the order detectors index them. */
-export const MEASURES = ['events', 'sources', 'targets', 'sensors', 'subnets', 'newSources', 'networks'] as const;
+export const MEASURES = [
+  'events',
+  'sources',
+  'targets',
+  'sensors',
+  'subnets',
+  'newSources',
+  'networks',
+] as const;
 export type MeasureName = (typeof MEASURES)[number];
 
 class Cell {
@@ -114,12 +124,15 @@ export interface AccumulatorStats {
  */
 export class BucketAccumulator {
   readonly #open = new Map<number, Map<number, Cell>>();
-  readonly #seen: SeenSources;
+  /** null: first-time sources are not counted (the fast lane leaves that to the minute buckets). */
+  readonly #seen: SeenSources | null;
+  readonly bucketMs: number;
   /** Every bucket before this has been handed over. */
   #closedBefore = -Infinity;
   readonly stats: AccumulatorStats = { late: 0 };
 
-  constructor(seen = new SeenSources()) {
+  constructor(bucketMs = BUCKET_MS, seen: SeenSources | null = new SeenSources()) {
+    this.bucketMs = bucketMs;
     this.#seen = seen;
   }
 
@@ -140,7 +153,7 @@ export class BucketAccumulator {
     let bucket: Map<number, Cell> | undefined;
     for (let i = 0; i < c.length; i++) {
       const t = time[i];
-      const b = t - (t % BUCKET_MS);
+      const b = t - (t % this.bucketMs);
       if (b !== lastBucket) {
         lastBucket = b;
         if (b < this.#closedBefore) bucket = undefined;
@@ -162,7 +175,7 @@ export class BucketAccumulator {
       const h = hashLimbs(src, o);
       const subnet = hash32(prefixKey24(src, o));
       cell.sources.add(h);
-      if (seen.firstSighting(h, t)) {
+      if (seen !== null && seen.firstSighting(h, t)) {
         cell.newSources++;
         cell.newPairs.push(subnet, sensorHash);
       }
@@ -171,7 +184,9 @@ export class BucketAccumulator {
         cell.targets.add(hashLimbs(dst, o));
         // The destination /16 for IPv4, its /32 for IPv6 (the usual end-site allocation is a /48, but a /32 is
         // one provider: the question is how many different networks saw it).
-        cell.networks.add(hash32(dst[o + 1] === 0xffff && dst[o + 2] === 0 ? d0 >>> 16 : dst[o + 3] ^ 0x40000000));
+        cell.networks.add(
+          hash32(dst[o + 1] === 0xffff && dst[o + 2] === 0 ? d0 >>> 16 : dst[o + 3] ^ 0x40000000),
+        );
       }
       if (cell.lastSensor !== sensorHash) {
         cell.sensors.add(sensorHash);
@@ -183,25 +198,27 @@ export class BucketAccumulator {
 
   /** Hands over, oldest first, every bucket that ends at or before `upTo`, including empty ones since the last. */
   close(upTo: number): BucketCounts[] {
-    const last = upTo - (upTo % BUCKET_MS) - BUCKET_MS;
+    const width = this.bucketMs;
+    const last = upTo - (upTo % width) - width;
     if (last < this.#closedBefore) return [];
     let first = this.#closedBefore === -Infinity ? (this.oldestOpen ?? last) : this.#closedBefore;
-    first = Math.min(first, last + BUCKET_MS);
+    first = Math.min(first, last + width);
     const out: BucketCounts[] = [];
-    for (let t = first; t <= last; t += BUCKET_MS) {
+    for (let t = first; t <= last; t += width) {
       const cells = this.#open.get(t);
       this.#open.delete(t);
-      out.push(toCounts(t, cells));
+      out.push(toCounts(t, width, cells));
     }
-    this.#closedBefore = last + BUCKET_MS;
+    this.#closedBefore = last + width;
     return out;
   }
 }
 
-function toCounts(t: number, cells: Map<number, Cell> | undefined): BucketCounts {
+function toCounts(t: number, ms: number, cells: Map<number, Cell> | undefined): BucketCounts {
   const n = cells?.size ?? 0;
   const out: BucketCounts = {
     t,
+    ms,
     length: n,
     keys: new Int32Array(n),
     events: new Float64Array(n),

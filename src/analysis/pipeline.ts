@@ -3,7 +3,7 @@
 
 import type { EventColumns } from '../core/event.ts';
 import { BUCKET_MS, BucketAccumulator } from './buckets.ts';
-import { PortSpikeDetector, type PortSpikeOptions } from './detectors/port-spike/detector.ts';
+import { PortSpikeDetector, type Finding, type PortSpikeOptions } from './detectors/port-spike/detector.ts';
 import type { Incident, ThreatLevel, ThreatLevelChange } from './incidents/incident.ts';
 import { IncidentTracker, type TrackerOptions } from './incidents/tracker.ts';
 import { ThreatLevelEngine, type ThreatLevelOptions } from './threat-level.ts';
@@ -14,6 +14,9 @@ export interface PipelineOptions {
   threat?: Partial<ThreatLevelOptions>;
   /** A minute is judged this long after it ends, so events still in flight from sensors are counted. */
   graceMs?: number;
+  /** The fast lane's bucket width (0: no fast lane) and its grace. */
+  fastMs?: number;
+  fastGraceMs?: number;
 }
 
 export interface TickResult {
@@ -31,13 +34,19 @@ const ACTIVE_SENSOR_MS = 3_600_000;
 
 export class AnalysisPipeline {
   readonly accumulator = new BucketAccumulator();
+  readonly fast: BucketAccumulator | null;
+  readonly fastGraceMs: number;
   readonly detector: PortSpikeDetector;
   readonly tracker: IncidentTracker;
   readonly threat: ThreatLevelEngine;
   readonly graceMs: number;
   readonly #sensorLastSeen = new Map<number, number>();
 
-  constructor(now: number, opts: PipelineOptions = {}, resume: { incidents?: Incident[]; threat?: ThreatLevel | null } = {}) {
+  constructor(
+    now: number,
+    opts: PipelineOptions = {},
+    resume: { incidents?: Incident[]; threat?: ThreatLevel | null } = {},
+  ) {
     this.detector = new PortSpikeDetector(opts.detector);
     this.tracker = new IncidentTracker(
       {
@@ -51,23 +60,32 @@ export class AnalysisPipeline {
     for (const k of this.tracker.openKeys()) this.detector.open.add(k);
     this.threat = new ThreatLevelEngine(now, resume.threat ?? null, opts.threat);
     this.graceMs = opts.graceMs ?? 30_000;
+    const fastMs = opts.fastMs ?? 10_000;
+    this.fast = fastMs > 0 ? new BucketAccumulator(fastMs, null) : null;
+    this.fastGraceMs = opts.fastGraceMs ?? 5_000;
   }
 
   /** Events stored from one sensor (or, from the simulator, a sensor per row). */
   add(sensor: number | Uint32Array, events: EventColumns): void {
     this.accumulator.add(sensor, events);
+    this.fast?.add(sensor, events);
   }
 
   /** Judges every minute that ended at least graceMs before `now`. */
   tick(now: number, threatOverride?: ThreatLevel['override']): TickResult {
     const changed = new Map<string, Incident>();
     const t0 = performance.now();
+    const judge = (findings: Finding[]) => {
+      for (const f of this.tracker.update(findings, now)) changed.set(f.id, f);
+      this.detector.open.clear();
+      for (const k of this.tracker.openKeys()) this.detector.open.add(k);
+    };
+    if (this.fast !== null)
+      for (const b of this.fast.close(now - this.fastGraceMs)) judge(this.detector.evaluateFast(b));
     const buckets = this.accumulator.close(now - this.graceMs);
     for (const b of buckets) {
       for (let j = 0; j < b.sensorHashes.length; j++) this.#sensorLastSeen.set(b.sensorHashes[j], b.t);
-      for (const f of this.tracker.update(this.detector.evaluate(b), now)) changed.set(f.id, f);
-      this.detector.open.clear();
-      for (const k of this.tracker.openKeys()) this.detector.open.add(k);
+      judge(this.detector.evaluate(b));
       if (b.t % (10 * BUCKET_MS) === 0) this.#forgetQuietSensors(b.t);
     }
     const evalMs = performance.now() - t0;
@@ -76,6 +94,7 @@ export class AnalysisPipeline {
   }
 
   #forgetQuietSensors(t: number): void {
-    for (const [h, last] of this.#sensorLastSeen) if (last < t - ACTIVE_SENSOR_MS) this.#sensorLastSeen.delete(h);
+    for (const [h, last] of this.#sensorLastSeen)
+      if (last < t - ACTIVE_SENSOR_MS) this.#sensorLastSeen.delete(h);
   }
 }

@@ -17,19 +17,36 @@ export const DEFAULT_THREAT_LEVEL: ThreatLevelOptions = { lowerAfterMs: 30 * 60_
 const rank = (c: ThreatColour) => THREAT_COLOURS.indexOf(c);
 
 /** The level the incidents alone call for, and why. */
-export function levelFor(incidents: Incident[]): { level: ThreatColour; reason: string; incidents: string[] } {
+export function levelFor(incidents: Incident[]): {
+  level: ThreatColour;
+  reason: string;
+  incidents: string[];
+} {
   const live = incidents.filter((i) => i.state !== 'ended' && i.state !== 'candidate' && !i.override?.close);
   const by = (s: Incident['severity']) => live.filter((i) => i.severity === s);
   const [critical, high, medium, low] = [by('critical'), by('high'), by('medium'), by('low')];
   const ids = (xs: Incident[]) => xs.map((i) => i.id);
   const ports = (xs: Incident[]) => xs.map((i) => `${i.proto === 17 ? 'UDP' : 'TCP'} ${i.port}`).join(', ');
   if (critical.length > 0 || high.length >= 2)
-    return { level: 'red', reason: `critical or several high-severity incidents: ${ports([...critical, ...high])}`, incidents: ids([...critical, ...high]) };
+    return {
+      level: 'red',
+      reason: `critical or several high-severity incidents: ${ports([...critical, ...high])}`,
+      incidents: ids([...critical, ...high]),
+    };
   if (high.length > 0 || medium.length >= 3)
-    return { level: 'orange', reason: `high-severity or several medium incidents: ${ports([...high, ...medium])}`, incidents: ids([...high, ...medium]) };
+    return {
+      level: 'orange',
+      reason: `high-severity or several medium incidents: ${ports([...high, ...medium])}`,
+      incidents: ids([...high, ...medium]),
+    };
   if (medium.length > 0 || low.length >= 2)
-    return { level: 'yellow', reason: `incidents under way: ${ports([...medium, ...low])}`, incidents: ids([...medium, ...low]) };
-  if (low.length > 0) return { level: 'green', reason: `one low-severity incident: ${ports(low)}`, incidents: ids(low) };
+    return {
+      level: 'yellow',
+      reason: `incidents under way: ${ports([...medium, ...low])}`,
+      incidents: ids([...medium, ...low]),
+    };
+  if (low.length > 0)
+    return { level: 'green', reason: `one low-severity incident: ${ports(low)}`, incidents: ids(low) };
   return { level: 'green', reason: 'no confirmed incidents', incidents: [] };
 }
 
@@ -56,7 +73,11 @@ export class ThreatLevelEngine {
   }
 
   /** Re-evaluates at `now`; returns the change, if the level changed. */
-  update(incidents: Incident[], now: number, override: ThreatLevel['override'] = this.#current.override): ThreatLevelChange | null {
+  update(
+    incidents: Incident[],
+    now: number,
+    override: ThreatLevel['override'] = this.#current.override,
+  ): ThreatLevelChange | null {
     const computed = levelFor(incidents);
     const live = override !== null && override.expires > now ? override : null;
     const cur = this.#current;
@@ -76,9 +97,11 @@ export class ThreatLevelEngine {
         next = THREAT_COLOURS[rank(cur.level) - 1];
         reason = `lowered after ${Math.round(this.options.lowerAfterMs / 60_000)} minutes of ${computed.reason}`;
         this.#lowerSince = now;
-      } else reason = `held at ${cur.level} (the incidents alone call for ${computed.level}: ${computed.reason})`;
+      } else
+        reason = `held at ${cur.level} (the incidents alone call for ${computed.level}: ${computed.reason})`;
     } else this.#lowerSince = null;
-    const change: ThreatLevelChange | null = next !== cur.level ? { at: now, from: cur.level, to: next, reason } : null;
+    const change: ThreatLevelChange | null =
+      next !== cur.level ? { at: now, from: cur.level, to: next, reason } : null;
     this.#current = {
       level: next,
       since: change ? now : cur.since,

@@ -26,7 +26,7 @@ test('an experiment runs consecutive seeds and reads sighting delay and infected
     result.runs.map((r) => r.seed),
     [10, 11, 12],
   );
-  assert.equal(batches, 3 * 30 * 60);
+  assert.equal(batches, 3 * 150 * 60);
   for (const run of result.runs) {
     const [slammer] = run.scanners;
     assert.equal(slammer.name, 'slammer');

@@ -2,7 +2,13 @@
 
 /** candidate → active → peaking → tapering → ended; a candidate that does not confirm ends without alerting. */
 export type IncidentState = 'candidate' | 'active' | 'peaking' | 'tapering' | 'ended';
-export const INCIDENT_STATES: readonly IncidentState[] = ['candidate', 'active', 'peaking', 'tapering', 'ended'];
+export const INCIDENT_STATES: readonly IncidentState[] = [
+  'candidate',
+  'active',
+  'peaking',
+  'tapering',
+  'ended',
+];
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
@@ -70,7 +76,12 @@ export interface Incident {
   /** Highest −log10 tail probability seen, after the correction for the number of tests. */
   significance: number;
   /** "largest for this port since …", "most significant since the port was first seen", or null. */
-  rank: { largestSince: number | null; mostSignificantSince: number | null; firstSeen: number | null; text: string };
+  rank: {
+    largestSince: number | null;
+    mostSignificantSince: number | null;
+    firstSeen: number | null;
+    text: string;
+  };
   /** 0..1: how sure the detector is that this is mass scanning, from significance, breadth and duration. */
   confidence: number;
   severity: Severity;

@@ -80,7 +80,13 @@ export class IncidentTracker {
     for (const i of incidents) {
       if (i.state === 'ended' || i.port === null) continue;
       const key = (i.proto << 16) | i.port;
-      this.#open.set(key, { incident: i, key, run: 0, peakExcess: i.peak.events - i.baseline.events, recentExcess: [] });
+      this.#open.set(key, {
+        incident: i,
+        key,
+        run: 0,
+        peakExcess: i.peak.events - i.baseline.events,
+        recentExcess: [],
+      });
     }
   }
 
@@ -91,6 +97,14 @@ export class IncidentTracker {
       const o = this.#open.get(f.key);
       if (o === undefined) {
         if (f.anomalous) changed.add(this.#openIncident(f, now).incident);
+        continue;
+      }
+      if (f.fast) {
+        if (o.incident.state === 'candidate' && f.evidence >= this.options.confirm) {
+          this.#confirmIfSure(o, f, now);
+          this.#describe(o);
+          changed.add(o.incident);
+        }
         continue;
       }
       if (this.#step(o, f, now)) changed.add(o.incident);
@@ -158,7 +172,7 @@ export class IncidentTracker {
     o.recentExcess.push(excess(f));
     if (o.recentExcess.length > 5) o.recentExcess.shift();
     if (f.anomalous) {
-      inc.lastAnomalous = f.t;
+      inc.lastAnomalous = Math.max(inc.lastAnomalous, f.t);
       for (const r of f.reasons) if (!inc.reasons.includes(r) && inc.reasons.length < 20) inc.reasons.push(r);
     }
     if (f.evidence > inc.significance) inc.significance = f.evidence;
@@ -172,7 +186,8 @@ export class IncidentTracker {
     }
     if (inc.state === 'candidate') {
       this.#confirmIfSure(o, f, now);
-      if (inc.state === 'candidate' && f.t - inc.onset >= this.options.candidateMinutes * MINUTE) this.#end(o, now);
+      if (inc.state === 'candidate' && f.t - inc.onset >= this.options.candidateMinutes * MINUTE)
+        this.#end(o, now);
     } else if (f.t - inc.lastAnomalous >= this.options.endAfterMinutes * MINUTE) {
       this.#end(o, now);
     } else if (newPeak) {
@@ -201,7 +216,8 @@ export class IncidentTracker {
     inc.ended = now;
     inc.updated = now;
     this.#open.delete(o.key);
-    if (inc.confirmed !== null) this.#lastEnded.set(o.key, { id: inc.id, surge: inc.surge, ended: inc.lastAnomalous });
+    if (inc.confirmed !== null)
+      this.#lastEnded.set(o.key, { id: inc.id, surge: inc.surge, ended: inc.lastAnomalous });
   }
 
   #rank(o: Open): void {

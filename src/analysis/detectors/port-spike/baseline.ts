@@ -60,7 +60,12 @@ export class SeasonalBaseline {
     let m2 = this.#level[2 * i + 1];
     if (this.#slots !== null) {
       const { day, week } = slotsOf(t);
-      const s = this.#slotN![DAY_SLOTS + week] >= SLOT_MIN ? DAY_SLOTS + week : this.#slotN![day] >= SLOT_MIN ? day : -1;
+      const s =
+        this.#slotN![DAY_SLOTS + week] >= SLOT_MIN
+          ? DAY_SLOTS + week
+          : this.#slotN![day] >= SLOT_MIN
+            ? day
+            : -1;
       if (s >= 0) {
         const o = (s * this.measures + i) * 2;
         m1 = this.#slots[o];

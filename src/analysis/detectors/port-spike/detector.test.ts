@@ -34,14 +34,22 @@ function bucket(t: number, rows: Row[]): BucketCounts {
   rows = rows.filter((r) => r.sources > 0).sort((a, b) => a.port - b.port);
   const n = rows.length;
   const subnetLists = rows.map((r) =>
-    Array.from({ length: r.subnets ?? r.sources }, (_, i) => (r.subnets === undefined ? nextSubnet++ : 500_000 + i)),
+    Array.from({ length: r.subnets ?? r.sources }, (_, i) =>
+      r.subnets === undefined ? nextSubnet++ : 500_000 + i,
+    ),
   );
-  const sensorLists = rows.map((r) => r.sensorIds ?? Array.from({ length: r.sensors ?? Math.min(r.sources, 50) }, (_, i) => i + 1));
+  const sensorLists = rows.map(
+    (r) => r.sensorIds ?? Array.from({ length: r.sensors ?? Math.min(r.sources, 50) }, (_, i) => i + 1),
+  );
   const newLists = rows.map((r) =>
-    Array.from({ length: r.newSources ?? 0 }, (_, i) => [r.newSubnetIds?.[i] ?? nextSubnet++, sensorLists[rows.indexOf(r)][i % sensorLists[rows.indexOf(r)].length]]),
+    Array.from({ length: r.newSources ?? 0 }, (_, i) => [
+      r.newSubnetIds?.[i] ?? nextSubnet++,
+      sensorLists[rows.indexOf(r)][i % sensorLists[rows.indexOf(r)].length],
+    ]),
   );
   const b: BucketCounts = {
     t,
+    ms: MINUTE,
     length: n,
     keys: Int32Array.from(rows, (r) => key(r.port)),
     events: Float64Array.from(rows, (r) => r.sources * 2),
@@ -69,7 +77,8 @@ function bucket(t: number, rows: Row[]): BucketCounts {
 /** Runs minutes [0, minutes) through a detector; `rowsAt(m)` gives minute m's rows. Returns anomalous findings. */
 function run(minutes: number, rowsAt: (m: number) => Row[], det = new PortSpikeDetector()): Finding[] {
   const found: Finding[] = [];
-  for (let m = 0; m < minutes; m++) found.push(...det.evaluate(bucket(START + m * MINUTE, rowsAt(m))).filter((f) => f.anomalous));
+  for (let m = 0; m < minutes; m++)
+    found.push(...det.evaluate(bucket(START + m * MINUTE, rowsAt(m))).filter((f) => f.anomalous));
   return found;
 }
 
@@ -77,7 +86,10 @@ const DAY = 1440;
 
 test('a flat Poisson port raises nothing in three days', () => {
   const r = new Rng(1);
-  assert.deepEqual(run(3 * DAY, () => [{ port: 22, sources: r.poisson(40) }]), []);
+  assert.deepEqual(
+    run(3 * DAY, () => [{ port: 22, sources: r.poisson(40) }]),
+    [],
+  );
 });
 
 test('a strong daily cycle raises nothing once learned', () => {
@@ -90,8 +102,11 @@ test('a strong daily cycle raises nothing once learned', () => {
 test('overdispersed counts raise nothing, though a Poisson model would have cried wolf', () => {
   const r = new Rng(3);
   // Gamma-mixed Poisson (negative binomial with r = 4): variance 20 times the mean at mean 80.
-  const series = Array.from({ length: 3 * DAY }, () => r.poisson(80 * r.gamma(4) / 4));
-  assert.deepEqual(run(series.length, (m) => [{ port: 445, sources: series[m] }]), []);
+  const series = Array.from({ length: 3 * DAY }, () => r.poisson((80 * r.gamma(4)) / 4));
+  assert.deepEqual(
+    run(series.length, (m) => [{ port: 445, sources: series[m] }]),
+    [],
+  );
   const poissonAlarms = series.slice(DAY).filter((v) => poissonUpperTail(v, 80) < 1e-7).length;
   assert.ok(poissonAlarms > 10, `a Poisson model would flag ${poissonAlarms} minutes`);
 });
@@ -125,7 +140,10 @@ test('a dormant port waking up on a few sensors is flagged at once', () => {
   const found = run(2 * DAY + 3, (m) => {
     const stray = r.next() < 0.005 ? [{ port: 5168, sources: 1 }] : [];
     // Many other ports keep the network's stray-probe rate realistic.
-    const others = Array.from({ length: 200 }, (_, i) => ({ port: 10_000 + ((m * 7 + i * 331) % 50_000), sources: 1 }));
+    const others = Array.from({ length: 200 }, (_, i) => ({
+      port: 10_000 + ((m * 7 + i * 331) % 50_000),
+      sources: 1,
+    }));
     return m >= 2 * DAY ? [...others, { port: 5168, sources: 6, sensors: 6 }] : [...others, ...stray];
   });
   const hit = found.filter((f) => f.port === 5168);
@@ -137,9 +155,23 @@ test('one source network sweeping many sensors is not mass scanning', () => {
   const r = new Rng(8);
   const found = run(DAY + 60, (m) => [
     { port: 22, sources: r.poisson(20) },
-    ...(m >= DAY ? [{ port: 6379, sources: 200, subnets: 1, sensors: 300, newSources: 200, newSubnetIds: Array(200).fill(7) }] : []),
+    ...(m >= DAY
+      ? [
+          {
+            port: 6379,
+            sources: 200,
+            subnets: 1,
+            sensors: 300,
+            newSources: 200,
+            newSubnetIds: Array(200).fill(7),
+          },
+        ]
+      : []),
   ]);
-  assert.deepEqual(found.filter((f) => f.port === 6379), []);
+  assert.deepEqual(
+    found.filter((f) => f.port === 6379),
+    [],
+  );
 });
 
 test('many sources at one sensor are not mass scanning', () => {
@@ -148,7 +180,10 @@ test('many sources at one sensor are not mass scanning', () => {
     { port: 22, sources: r.poisson(20) },
     ...(m >= DAY ? [{ port: 9200, sources: 80, sensorIds: [42], newSources: 80 }] : []),
   ]);
-  assert.deepEqual(found.filter((f) => f.port === 9200), []);
+  assert.deepEqual(
+    found.filter((f) => f.port === 9200),
+    [],
+  );
 });
 
 test('never-seen sources on a busy port are flagged while the port total barely moves', () => {
