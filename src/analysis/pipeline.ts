@@ -71,8 +71,11 @@ export class AnalysisPipeline {
     this.fast?.add(sensor, events);
   }
 
-  /** Judges every minute that ended at least graceMs before `now`. */
-  tick(now: number, threatOverride?: ThreatLevel['override']): TickResult {
+  /**
+   * Judges every minute that ended at least graceMs before `now` (and every fast-lane bucket fastGraceMs before).
+   * `settled`, when the caller knows it (a replay), caps both: events before it are all in, later ones may not be.
+   */
+  tick(now: number, threatOverride?: ThreatLevel['override'], settled = Infinity): TickResult {
     const changed = new Map<string, Incident>();
     const t0 = performance.now();
     const judge = (findings: Finding[]) => {
@@ -81,8 +84,9 @@ export class AnalysisPipeline {
       for (const k of this.tracker.openKeys()) this.detector.open.add(k);
     };
     if (this.fast !== null)
-      for (const b of this.fast.close(now - this.fastGraceMs)) judge(this.detector.evaluateFast(b));
-    const buckets = this.accumulator.close(now - this.graceMs);
+      for (const b of this.fast.close(Math.min(now - this.fastGraceMs, settled)))
+        judge(this.detector.evaluateFast(b));
+    const buckets = this.accumulator.close(Math.min(now - this.graceMs, settled));
     for (const b of buckets) {
       for (let j = 0; j < b.sensorHashes.length; j++) this.#sensorLastSeen.set(b.sensorHashes[j], b.t);
       judge(this.detector.evaluate(b));

@@ -49,7 +49,7 @@ export interface IncidentOverride {
 }
 
 export interface Incident {
-  /** Stable id: `inc_<proto>_<port or group>_<onset minute, base 36>`. */
+  /** Stable id: `inc_<proto>_<port or group>_<onset in seconds since the epoch, base 36>`. */
   id: string;
   proto: number;
   /** The port, or null for a port group incident. */

@@ -131,7 +131,7 @@ export class IncidentTracker {
     const before = this.#lastEnded.get(f.key);
     const again = before !== undefined && f.t - before.ended <= this.options.reopenWithinMs;
     const incident: Incident = {
-      id: `inc_${protoName(f.proto)}_${f.port}_${(f.t / MINUTE).toString(36)}`,
+      id: `inc_${protoName(f.proto)}_${f.port}_${Math.floor(f.t / 1000).toString(36)}`,
       proto: f.proto,
       port: f.port,
       group: null,
