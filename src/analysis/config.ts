@@ -71,10 +71,11 @@ export const AnalysisConfigSchema = Section(
       default: '30m',
       minimum: '1m',
       maximum: '7d',
-      description: 'An incident ends after this long without an anomalous minute.',
+      description:
+        'An incident ends after this long without an anomalous minute, or after twice its longest lull so far (at most 6 hours): a sequential sweep crosses empty address space between sensors.',
     }),
     reopen_within: Duration({
-      default: '6h',
+      default: '24h',
       minimum: '0s',
       maximum: '30d',
       description:

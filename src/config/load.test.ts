@@ -60,7 +60,7 @@ const DEFAULTS: PortentConfig = {
     confirm: 9,
     confirm_run: 3,
     end_after: 30 * 60_000,
-    reopen_within: 6 * 3_600_000,
+    reopen_within: 24 * 3_600_000,
     lower_after: 30 * 60_000,
     min_hold: 3_600_000,
   },

@@ -120,7 +120,7 @@ test('a flare long after the end is a new story', () => {
   minute(0, 100, 20);
   let i = 1;
   while (t.openIncidents().length > 0) minute(i++, 2, 0);
-  minute(i + 7 * 60, 100, 20);
+  minute(i + 25 * 60, 100, 20);
   assert.equal(t.openIncidents()[0].surge, 1);
   assert.equal(t.openIncidents()[0].previous, null);
 });
@@ -160,4 +160,15 @@ test('a fast-lane finding confirms a candidate but does not move its peak', () =
   const inc = t.openIncidents()[0];
   assert.equal(inc.state, 'active');
   assert.equal(inc.peak.events, 20);
+});
+
+test('a sweep with lulls between sensors stays one incident: it ends after twice its longest lull', () => {
+  const { t, minute } = tracker();
+  minute(0, 100, 20);
+  for (let i = 1; i < 25; i++) minute(i, 2, 0);
+  minute(25, 100, 20); // a lull of 24 minutes
+  for (let i = 26; i < 26 + 40; i++) assert.notEqual(minute(i, 2, 0), 'none', `ended at minute ${i}`);
+  let i = 66;
+  while (t.openIncidents().length > 0) minute(i++, 2, 0);
+  assert.equal(i - 1, 25 + 48, 'ends 48 quiet minutes after the last anomalous one');
 });

@@ -21,7 +21,10 @@ export interface TrackerOptions {
   peakHoldMinutes: number;
   /** Below this share of the peak's excess (averaged over the last 5 minutes): tapering. */
   taperBelow: number;
-  /** Ended after this many minutes without an anomalous minute. */
+  /**
+   * Ended after this many minutes without an anomalous minute, or twice the longest lull the incident has had
+   * (up to 6 hours): a sequential sweep crosses empty address space between sensors, and its lulls are not ends.
+   */
   endAfterMinutes: number;
   /** A new surge this soon after an end is "another surge" of the same incident story. */
   reopenWithinMs: number;
@@ -34,8 +37,11 @@ export const DEFAULT_TRACKER: TrackerOptions = {
   peakHoldMinutes: 5,
   taperBelow: 0.5,
   endAfterMinutes: 30,
-  reopenWithinMs: 6 * 3_600_000,
+  reopenWithinMs: 24 * 3_600_000,
 };
+
+/** However bursty an incident has been, six quiet hours end it. */
+const MAX_END_AFTER = 6 * 3_600_000;
 
 /** What the tracker needs to know beyond the findings: history for ranks, and the size of the network. */
 export interface TrackerContext {
@@ -51,6 +57,8 @@ interface Open {
   run: number;
   peakExcess: number;
   recentExcess: number[];
+  /** The longest run of quiet minutes between two anomalous ones so far. */
+  longestLull: number;
 }
 
 const MINUTE = 60_000;
@@ -86,6 +94,7 @@ export class IncidentTracker {
         run: 0,
         peakExcess: i.peak.events - i.baseline.events,
         recentExcess: [],
+        longestLull: 0,
       });
     }
   }
@@ -156,7 +165,14 @@ export class IncidentTracker {
       notes: [],
       override: null,
     };
-    const o: Open = { incident, key: f.key, run: 1, peakExcess: excess(f), recentExcess: [excess(f)] };
+    const o: Open = {
+      incident,
+      key: f.key,
+      run: 1,
+      peakExcess: excess(f),
+      recentExcess: [excess(f)],
+      longestLull: 0,
+    };
     this.#open.set(f.key, o);
     this.#rank(o);
     this.#confirmIfSure(o, f, now);
@@ -172,6 +188,7 @@ export class IncidentTracker {
     o.recentExcess.push(excess(f));
     if (o.recentExcess.length > 5) o.recentExcess.shift();
     if (f.anomalous) {
+      o.longestLull = Math.max(o.longestLull, f.t - inc.lastAnomalous - MINUTE);
       inc.lastAnomalous = Math.max(inc.lastAnomalous, f.t);
       for (const r of f.reasons) if (!inc.reasons.includes(r) && inc.reasons.length < 20) inc.reasons.push(r);
     }
@@ -188,7 +205,10 @@ export class IncidentTracker {
       this.#confirmIfSure(o, f, now);
       if (inc.state === 'candidate' && f.t - inc.onset >= this.options.candidateMinutes * MINUTE)
         this.#end(o, now);
-    } else if (f.t - inc.lastAnomalous >= this.options.endAfterMinutes * MINUTE) {
+    } else if (
+      f.t - inc.lastAnomalous >=
+      Math.min(Math.max(this.options.endAfterMinutes * MINUTE, 2 * o.longestLull), MAX_END_AFTER)
+    ) {
       this.#end(o, now);
     } else if (newPeak) {
       inc.state = 'active';
