@@ -47,6 +47,11 @@ export interface BackgroundConfig {
   sources?: number;
   /** Zipf exponent of source activity (default 1.1). */
   skew?: number;
+  /**
+   * Share of the sources replaced by fresh addresses each day (default 0): bots are cleaned up and new ones
+   * infected, so a real network keeps seeing sources it never saw before, on every port, every day.
+   */
+  churnPerDay?: number;
 }
 
 /**
@@ -63,10 +68,13 @@ export class BackgroundRadiation {
   readonly #portPick: AliasTable;
   readonly #ports: Uint16Array;
   readonly #protos: Uint8Array;
+  readonly #churnPerMs: number;
+  readonly #firsts: number[][] = [];
   emitted = 0;
 
   constructor(cfg: BackgroundConfig, seed: number) {
     this.#r = new Rng(seed);
+    this.#churnPerMs = (cfg.churnPerDay ?? 0) / 86_400_000;
     this.#perMs = (cfg.perAddressHour ?? 20) / 3_600_000;
     const total = cfg.sources ?? 50_000;
     const skew = cfg.skew ?? 1.1;
@@ -77,6 +85,7 @@ export class BackgroundRadiation {
       const firsts = Array.from({ length: 223 }, (_, k) => k + 1).filter(
         (k) => k !== 10 && k !== 127 && hash2(k, 1) % REGIONS.length === i,
       );
+      this.#firsts.push(firsts);
       this.#sources.push(
         Uint32Array.from(
           { length: n },
@@ -106,6 +115,14 @@ export class BackgroundRadiation {
     const r = this.#r;
     const { sensors, buffer, up, loss } = ctx;
     const monitored = sensors.monitored;
+    if (this.#churnPerMs > 0)
+      for (let g = 0; g < REGIONS.length; g++) {
+        // A replaced source keeps its rank (its activity) but moves to a fresh address in its region.
+        const pool = this.#sources[g];
+        const firsts = this.#firsts[g];
+        for (let n = r.poisson(this.#churnPerMs * (t1 - t0) * pool.length); n > 0; n--)
+          pool[r.int(pool.length)] = (firsts[r.int(firsts.length)] * 2 ** 24 + r.int(2 ** 24)) >>> 0;
+      }
     const mid = (t0 + t1) / 2;
     const portPick = this.#portPick;
     const ports = this.#ports;

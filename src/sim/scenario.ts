@@ -126,6 +126,7 @@ export const ScenarioSchema = Type.Object(
         {
           per_address_hour: Type.Optional(Type.Number({ minimum: 0 })),
           sources: Type.Optional(Type.Integer({ minimum: 1 })),
+          churn_per_day: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
         },
         Strict,
       ),
@@ -236,7 +237,11 @@ function toConfig(f: ScenarioFile, where: string, seed?: number): SimulationConf
     background:
       f.background === false
         ? false
-        : { perAddressHour: f.background.per_address_hour, sources: f.background.sources },
+        : {
+            perAddressHour: f.background.per_address_hour,
+            sources: f.background.sources,
+            churnPerDay: f.background.churn_per_day,
+          },
     research: f.research_scanners ? RESEARCH_SCANNERS(start - 86_400_000) : [],
     misconfig: f.misconfiguration ? {} : false,
     network: n && {
