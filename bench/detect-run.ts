@@ -5,24 +5,35 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { eventsToColumns } from '../src/core/wire/ndjson.ts';
 import type { EventColumns, PortentEvent } from '../src/core/event.ts';
-import { DistinctSketch, hashLimbs } from '../src/core/sketch.ts';
+import { DistinctSketch, hash32, hashLimbs } from '../src/core/sketch.ts';
 import type { BucketCounts } from '../src/analysis/buckets.ts';
 import { PortSpikeDetector } from '../src/analysis/detectors/port-spike/detector.ts';
 import type { Incident } from '../src/analysis/incidents/incident.ts';
 import { AnalysisPipeline } from '../src/analysis/pipeline.ts';
-import { greyNoiseThresholds, iscTrend, type DailyCounts } from '../src/analysis/reference-scores.ts';
+import { replaySimulation } from '../src/analysis/replay.ts';
+import {
+  greyNoiseThresholds,
+  iscTrend,
+  MIN_HISTORY_DAYS,
+  type DailyCounts,
+} from '../src/analysis/reference-scores.ts';
+import { PORT_MIX } from '../src/sim/background.ts';
 import { LINE_FORMATS, detectFormat } from '../src/sensor/parsers/index.ts';
 import { readFileOnce } from '../src/sensor/sources/once.ts';
 import { loadScenario } from '../src/sim/scenario.ts';
-import { Simulation, type GroundTruth, type ScannerTruth } from '../src/sim/run.ts';
+import { Simulation, type GroundTruth, type ScannerTruth, type SimulationConfig } from '../src/sim/run.ts';
 
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const WEEK = 7 * DAY;
 /** ISC publishes no threshold: a trend above √χ²₂ at 1 % (3.03) with sources up is counted as its flag. */
 const ISC_FLAG = Math.sqrt(9.21);
 
-export type Method = 'portent' | 'isc' | 'greynoise';
+/** Portent, and the reference scores by the day (as published) and by the hour (the same formulas on hours). */
+export const METHODS = ['portent', 'isc', 'greynoise', 'isc-hourly', 'greynoise-hourly'] as const;
+export type Method = (typeof METHODS)[number];
+type Reference = Exclude<Method, 'portent'>;
 
 export interface Detection {
   /** Alert time minus the scanner's true onset, seconds; null when never flagged. */
@@ -40,6 +51,8 @@ export interface RunReport {
   events: number;
   /** Protocol × port keys that saw traffic, times the run's length in weeks. */
   portWeeks: number;
+  /** The same for the keys the hourly references follow. */
+  hourlyPortWeeks: number;
   scanners: { name: string; kind: string; port: number; detection: Record<Method, Detection> }[];
   trueIncidents: Record<Method, number>;
   falseIncidents: Record<Method, number>;
@@ -47,16 +60,27 @@ export interface RunReport {
   incidents: string[];
 }
 
-/** Distinct sources and targets per key and UTC day: what ISC and GreyNoise judge. */
-class DailyPorts {
-  readonly days = new Map<number, Map<number, { sources: DistinctSketch; targets: DistinctSketch }>>();
+/**
+ * Distinct sources and targets per key and period (a UTC day, or an hour): what ISC and GreyNoise judge. `track`
+ * limits which keys are kept (hourly sketches for every port would take gigabytes).
+ */
+class PeriodPorts {
+  readonly periodMs: number;
+  readonly #track: (key: number) => boolean;
+  readonly periods = new Map<number, Map<number, { sources: DistinctSketch; targets: DistinctSketch }>>();
+
+  constructor(periodMs: number, track: (key: number) => boolean = () => true) {
+    this.periodMs = periodMs;
+    this.#track = track;
+  }
 
   add(c: EventColumns): void {
     for (let i = 0; i < c.length; i++) {
-      const day = c.time[i] - (c.time[i] % DAY);
-      let keys = this.days.get(day);
-      if (keys === undefined) this.days.set(day, (keys = new Map()));
       const k = (c.proto[i] << 16) | c.dstPort[i];
+      if (!this.#track(k)) continue;
+      const period = c.time[i] - (c.time[i] % this.periodMs);
+      let keys = this.periods.get(period);
+      if (keys === undefined) this.periods.set(period, (keys = new Map()));
       let cell = keys.get(k);
       if (cell === undefined)
         keys.set(k, (cell = { sources: new DistinctSketch(), targets: new DistinctSketch() }));
@@ -65,31 +89,60 @@ class DailyPorts {
     }
   }
 
-  /** Every key's history, quiet days as zeros, days in order. */
-  histories(): Map<number, DailyCounts[]> {
-    const days = [...this.days.keys()].sort((a, b) => a - b);
-    const out = new Map<number, DailyCounts[]>();
-    for (const keys of this.days.values()) for (const k of keys.keys()) out.set(k, []);
+  /**
+   * Every key's history, quiet periods as zeros, in order. The reference functions count in days, so an hourly
+   * history is handed to them with each hour standing for a day; `at` keeps the true end of each period.
+   */
+  histories(): Map<number, { counts: DailyCounts[]; ends: number[] }> {
+    const periods = [...this.periods.keys()].sort((a, b) => a - b);
+    const out = new Map<number, { counts: DailyCounts[]; ends: number[] }>();
+    for (const keys of this.periods.values())
+      for (const k of keys.keys()) out.set(k, { counts: [], ends: [] });
     for (const [k, h] of out)
-      for (const day of days) {
-        const c = this.days.get(day)!.get(k);
-        h.push({ day, sources: c?.sources.estimate() ?? 0, targets: c?.targets.estimate() ?? 0 });
-      }
+      periods.forEach((p, j) => {
+        const c = this.periods.get(p)!.get(k);
+        h.counts.push({
+          day: j * DAY,
+          sources: c?.sources.estimate() ?? 0,
+          targets: c?.targets.estimate() ?? 0,
+        });
+        h.ends.push(p + this.periodMs);
+      });
     return out;
   }
 }
 
-/** The days (their ends: when the daily figure exists) each reference flags for a key. */
-function referenceFlags(history: DailyCounts[]): Record<'isc' | 'greynoise', number[]> {
+/**
+ * When each reference flags a key: the ends of the periods it flags (the figure exists once the period is over).
+ * ISC publishes no threshold: a trend above √χ²₂ at 1 % (3.03) with sources up counts as its flag. Both need
+ * MIN_HISTORY_DAYS earlier periods, as greyNoiseThresholds does.
+ */
+function referenceFlags(h: { counts: DailyCounts[]; ends: number[] }): {
+  isc: number[];
+  greynoise: number[];
+} {
   const isc: number[] = [];
   const greynoise: number[] = [];
-  for (const today of history) {
-    const t = iscTrend(history, today);
-    if (t.days > 0 && t.trend >= ISC_FLAG && today.sources > t.meanSources) isc.push(today.day + DAY);
-    const g = greyNoiseThresholds(history, today);
-    if (g.iqrFlag || g.sigmaFlag) greynoise.push(today.day + DAY);
-  }
+  h.counts.forEach((today, j) => {
+    const t = iscTrend(h.counts, today);
+    if (t.days >= MIN_HISTORY_DAYS && t.trend >= ISC_FLAG && today.sources > t.meanSources)
+      isc.push(h.ends[j]);
+    const g = greyNoiseThresholds(h.counts, today);
+    if (g.iqrFlag || g.sigmaFlag) greynoise.push(h.ends[j]);
+  });
   return { isc, greynoise };
+}
+
+/** The background's busy ports: always followed by the hourly references. */
+const BUSY = new Set(PORT_MIX.map(([proto, port]) => (proto << 16) | port));
+
+/** The keys of a scenario's worms and campaigns, from its configuration. */
+function loadScenarioTargets(config: SimulationConfig): Set<number> {
+  const key = (proto: string, port: number) => ((proto === 'udp' ? 17 : 6) << 16) | port;
+  return new Set([
+    ...(config.worms ?? []).map((w) => key(w.proto, w.port)),
+    ...(config.campaigns ?? []).map((c) => key(c.proto, c.port)),
+  ]);
 }
 
 const keyOf = (s: ScannerTruth) =>
@@ -107,38 +160,32 @@ export function runScenario(name: string, seed: number): RunReport {
   const { config } = loadScenario(name, { seed });
   const sim = new Simulation(config);
   const pipeline = new AnalysisPipeline(config.start);
-  const daily = new DailyPorts();
-  const step = config.stepMs ?? 1000;
+  const targets0 = loadScenarioTargets(config);
+  // Hourly references on the ports that matter and a fixed sample of the rest (all, by the day).
+  const tracked = (k: number) => targets0.has(k) || BUSY.has(k) || (k >>> 16 === 6 && hash32(k) % 128 === 0);
+  const references = { daily: new PeriodPorts(DAY), hourly: new PeriodPorts(HOUR, tracked) };
   const confirmed = new Map<string, Incident>();
-  let events = 0;
   const t0 = performance.now();
-  const note = (incidents: Incident[]) => {
-    for (const i of incidents)
-      if (i.confirmed !== null && !confirmed.has(i.id)) confirmed.set(i.id, structuredClone(i));
-  };
-  for (const b of sim.run()) {
-    events += b.events.length;
-    pipeline.add(b.sensor, b.events);
-    daily.add(b.events);
-    // Events before b.time are all in. The fast lane is judged 5 s later; when steps are long enough, the minute
-    // lane is judged at its own 30 s grace rather than at the next step, as a live server would.
-    note(pipeline.tick(b.time + pipeline.fastGraceMs, undefined, b.time).incidents);
-    if (step >= pipeline.graceMs) note(pipeline.tick(b.time + pipeline.graceMs, undefined, b.time).incidents);
-  }
-  note(
-    pipeline.tick(
-      config.start + config.durationMs + pipeline.graceMs + MINUTE,
-      undefined,
-      config.start + config.durationMs,
-    ).incidents,
+  const events = replaySimulation(
+    sim,
+    pipeline,
+    (incidents) => {
+      for (const i of incidents)
+        if (i.confirmed !== null && !confirmed.has(i.id)) confirmed.set(i.id, structuredClone(i));
+    },
+    (b) => {
+      references.daily.add(b.events);
+      references.hourly.add(b.events);
+    },
   );
   const truth = sim.truth();
   const end = config.start + config.durationMs;
   const targets = truth.scanners.filter((s) => s.kind === 'worm' || s.kind === 'campaign');
-  const histories = daily.histories();
 
-  const trueIncidents: Record<Method, number> = { portent: 0, isc: 0, greynoise: 0 };
-  const falseIncidents: Record<Method, number> = { portent: 0, isc: 0, greynoise: 0 };
+  const zero = (): Record<Method, number> =>
+    Object.fromEntries(METHODS.map((m) => [m, 0])) as Record<Method, number>;
+  const trueIncidents = zero();
+  const falseIncidents = zero();
   /** Whether an alert at `t` on `key` belongs to a scanner running then (an hour's grace after it stops). */
   const explains = (key: number, t: number) =>
     targets.some((s) => keyOf(s) === key && t >= s.onset! && t <= Number(s.detail?.end ?? end) + 3_600_000);
@@ -148,16 +195,23 @@ export function runScenario(name: string, seed: number): RunReport {
     if (explains(key, i.confirmed!)) trueIncidents.portent++;
     else falseIncidents.portent++;
   }
-  const flagsByKey = new Map<number, Record<'isc' | 'greynoise', number[]>>();
-  for (const [key, h] of histories) {
-    const f = referenceFlags(h);
-    flagsByKey.set(key, f);
-    for (const m of ['isc', 'greynoise'] as const)
-      for (const at of f[m]) {
-        if (explains(key, at - 1)) trueIncidents[m]++;
-        else falseIncidents[m]++;
+  const flags = new Map<string, number[]>();
+  for (const [period, suffix] of [
+    [references.daily, ''],
+    [references.hourly, '-hourly'],
+  ] as const)
+    for (const [key, h] of period.histories()) {
+      const f = referenceFlags(h);
+      for (const base of ['isc', 'greynoise'] as const) {
+        const m = `${base}${suffix}` as Reference;
+        flags.set(`${m} ${key}`, f[base]);
+        for (const at of f[base]) {
+          if (explains(key, at - 1)) trueIncidents[m]++;
+          else falseIncidents[m]++;
+        }
       }
-  }
+    }
+  const hourlyKeys = new Set([...references.hourly.periods.values()].flatMap((m) => [...m.keys()])).size;
 
   const scanners = targets.map((s) => {
     const key = keyOf(s);
@@ -179,16 +233,17 @@ export function runScenario(name: string, seed: number): RunReport {
       .filter((i) => ((i.proto << 16) | i.port!) === key && i.confirmed! >= onset)
       .map((i) => i.confirmed!)
       .sort((a, b) => a - b)[0];
-    const refs = flagsByKey.get(key) ?? { isc: [], greynoise: [] };
-    const first = (xs: number[]) => xs.find((x) => x > onset) ?? null;
+    const first = (m: Reference) => flags.get(`${m} ${key}`)?.find((x) => x > onset) ?? null;
     return {
       name: s.name,
       kind: s.kind,
       port: key & 0xffff,
       detection: {
         portent: detection(portent ?? null),
-        isc: detection(first(refs.isc)),
-        greynoise: detection(first(refs.greynoise)),
+        isc: detection(first('isc')),
+        greynoise: detection(first('greynoise')),
+        'isc-hourly': detection(first('isc-hourly')),
+        'greynoise-hourly': detection(first('greynoise-hourly')),
       },
     };
   });
@@ -198,6 +253,7 @@ export function runScenario(name: string, seed: number): RunReport {
     wallS: (performance.now() - t0) / 1000,
     events,
     portWeeks: (pipeline.detector.keys * config.durationMs) / WEEK,
+    hourlyPortWeeks: (hourlyKeys * config.durationMs) / WEEK,
     scanners,
     trueIncidents,
     falseIncidents,

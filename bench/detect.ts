@@ -9,7 +9,14 @@
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { evaluateAllPorts, realDataFindings, runScenario, type RunReport } from './detect-run.ts';
+import {
+  evaluateAllPorts,
+  METHODS,
+  realDataFindings,
+  runScenario,
+  type Method,
+  type RunReport,
+} from './detect-run.ts';
 
 const SCENARIOS = ['serverprotect-5168', 'sagevo-2967', 'slammer-1434', 'codered-80', 'quiet-week'];
 const SEEDS = Number(process.env.PORTENT_BENCH_SEEDS ?? 2);
@@ -81,16 +88,19 @@ for (const r of reports)
   for (const s of r.scanners)
     for (const [method, d] of Object.entries(s.detection))
       console.log(
-        `${s.name.padEnd(25)} ${String(r.seed).padEnd(5)} ${method.padEnd(10)} ${fmt(d.delayS === null ? null : d.delayS / 60, ' min').padEnd(11)} ${pct(d.infectedShare).padEnd(18)} ${fmt(d.bucketsAfterThirdSensor).padEnd(19)} ${r.falseIncidents[method as keyof RunReport['falseIncidents']]}`,
+        `${s.name.padEnd(25)} ${String(r.seed).padEnd(5)} ${method.padEnd(18)} ${fmt(d.delayS === null ? null : d.delayS / 60, ' min').padEnd(11)} ${pct(d.infectedShare).padEnd(18)} ${fmt(d.bucketsAfterThirdSensor).padEnd(19)} ${r.falseIncidents[method as Method]}`,
       );
 
 const quiet = reports.filter((r) => r.scenario === 'quiet-week');
 const portWeeks = quiet.reduce((s, r) => s + r.portWeeks, 0);
-const perThousand = (m: keyof RunReport['falseIncidents']) =>
-  portWeeks === 0 ? null : (1000 * quiet.reduce((s, r) => s + r.falseIncidents[m], 0)) / portWeeks;
+/** Hourly references follow the busy ports and a 1-in-128 sample of the rest: their own denominator. */
+const perThousand = (m: Method) => {
+  const weeks = quiet.reduce((s, r) => s + (m.endsWith('-hourly') ? r.hourlyPortWeeks : r.portWeeks), 0);
+  return weeks === 0 ? null : (1000 * quiet.reduce((s, r) => s + r.falseIncidents[m], 0)) / weeks;
+};
 console.log(`\nquiet-week: ${portWeeks.toFixed(0)} port-weeks with traffic over ${quiet.length} runs`);
-for (const m of ['portent', 'isc', 'greynoise'] as const)
-  console.log(`  ${m.padEnd(10)} false incidents per 1,000 port-weeks: ${fmt(perThousand(m))}`);
+for (const m of METHODS)
+  console.log(`  ${m.padEnd(18)} false incidents per 1,000 port-weeks: ${fmt(perThousand(m))}`);
 
 // Precision and recall of Portent's incidents over every scenario run: a true incident is on a scanner's port while
 // it runs; every scanner run found is recalled.
@@ -130,18 +140,16 @@ console.log(
     precision,
     recall,
     eval_ms_all_ports: Math.round(allPorts),
-    reference: {
-      isc: {
-        worst_infected_fraction_at_alert: max(worms.map((s) => s.detection.isc.infectedShare)),
-        serverprotect_delay_s: max(serverprotect.map((s) => s.detection.isc.delayS)),
-        false_incidents_per_1000_port_weeks: perThousand('isc'),
-      },
-      greynoise: {
-        worst_infected_fraction_at_alert: max(worms.map((s) => s.detection.greynoise.infectedShare)),
-        serverprotect_delay_s: max(serverprotect.map((s) => s.detection.greynoise.delayS)),
-        false_incidents_per_1000_port_weeks: perThousand('greynoise'),
-      },
-    },
+    reference: Object.fromEntries(
+      METHODS.filter((m) => m !== 'portent').map((m) => [
+        m,
+        {
+          worst_infected_fraction_at_alert: max(worms.map((s) => s.detection[m].infectedShare)),
+          serverprotect_delay_s: max(serverprotect.map((s) => s.detection[m].delayS)),
+          false_incidents_per_1000_port_weeks: perThousand(m),
+        },
+      ]),
+    ),
     real_data: Object.fromEntries(real.map((f) => [f.dataset, f.incidents.length])),
   }),
 );

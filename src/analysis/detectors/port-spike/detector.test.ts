@@ -203,3 +203,25 @@ test('nothing is judged during the warm-up', () => {
   const found = run(30, (m) => [{ port: 23, sources: m === 20 ? 1000 : 1 }]);
   assert.deepEqual(found, []);
 });
+
+test('the fast lane is quiet on a steady busy port and sees a dormant port wake up within 10 seconds', () => {
+  const r = new Rng(11);
+  const det = new PortSpikeDetector();
+  const fast: Finding[] = [];
+  const FAST = 10_000;
+  for (let m = 0; m < 6 * 60; m++) {
+    const t = START + m * MINUTE;
+    for (let j = 0; j < 6; j++) {
+      // A busy port whose sources repeat within the minute: 10 seconds see more than a sixth of the minute's.
+      const rows: Row[] = [{ port: 23, sources: r.poisson(300), sensors: 200 }];
+      if (m === 5 * 60 && j === 3) rows.push({ port: 1434, sources: 40, sensors: 30 });
+      fast.push(...det.evaluateFast({ ...bucket(t + j * FAST, rows), ms: FAST }));
+    }
+    det.evaluate(bucket(t, [{ port: 23, sources: r.poisson(900), sensors: 600 }]));
+  }
+  assert.deepEqual(
+    fast.map((f) => [f.port, (f.t - START) / FAST]),
+    [[1434, 5 * 360 + 3]],
+  );
+  assert.equal(fast[0].fast, true);
+});

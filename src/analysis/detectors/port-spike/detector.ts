@@ -25,6 +25,8 @@ const SUBNETS = 4;
 const NEW = 5;
 const NETWORKS = 6;
 const MEASURE_COUNT = 7;
+/** The fast lane's measures: sources, source /24s, events. */
+const FAST_MEASURES = 3;
 
 /** Per-minute values kept for the windowed tests: sources, subnets, new sources. */
 const RING = 60;
@@ -113,6 +115,9 @@ export class PortSpikeDetector {
   /** Keys the incident tracker holds open: learned slowly, and reported every minute even when quiet. */
   readonly open = new Set<number>();
   readonly #x = new Float64Array(MEASURE_COUNT);
+  /** The fast lane's own baselines, of sources, source /24s and events per fast bucket. */
+  readonly #fast = new Map<number, { baseline: SeasonalBaseline; lastT: number }>();
+  readonly #fx = new Float64Array(FAST_MEASURES);
   readonly #zeros = new Float64Array(MEASURE_COUNT);
 
   constructor(options: Partial<PortSpikeOptions> = {}) {
@@ -169,59 +174,87 @@ export class PortSpikeDetector {
   }
 
   /**
-   * The fast lane: a bucket of a few seconds judged against the minute baseline scaled down, for outbreaks that
-   * double in seconds (Slammer infected 90 % of its victims within ten minutes; a minute's wait is three doublings).
-   * Only the broad test, on the bucket's own sensors and /24s; it learns nothing, the minute buckets do that.
+   * The fast lane: a bucket of a few seconds judged for outbreaks that double in seconds (Slammer infected 90 % of
+   * its victims within ten minutes; a minute's wait is three doublings). Only the broad test, on the bucket's own
+   * sensors and /24s, against a baseline of such buckets: distinct counts do not scale with the window (a busy port's
+   * sources repeat within a minute), so a tenth of the minute's baseline would cry wolf on every busy port. It opens
+   * or confirms incidents; the minute lane shapes them.
    */
   evaluateFast(b: BucketCounts): Finding[] {
-    if (this.#start === null || b.t < this.#start + this.options.warmupMinutes * 60_000) return [];
+    const out: Finding[] = [];
+    if (this.#start === null) return out;
+    const judging = b.t >= this.#start + this.options.warmupMinutes * 60_000;
     const scale = b.ms / 60_000;
     const correction = Math.log10((2 * 60_000) / b.ms);
-    const out: Finding[] = [];
+    const x = this.#fx;
     for (let i = 0; i < b.length; i++) {
-      if (b.sensors[i] < this.options.minSensors) continue;
       const key = b.keys[i];
       const prior = this.#prior[key >>> 16 === PROTO_TCP ? 0 : 1];
-      const st = this.#states.get(key);
-      const quiet = st === undefined ? 1 / ((b.t - this.#start) / 60_000 + 1) : 0;
-      const exp = (m: number): Expected =>
-        st?.baseline.expected(m, b.t, prior[m]) ?? { mean: Math.max(prior[m], quiet), r: Infinity };
-      const subnets = decades(b.subnets[i], exp(SUBNETS), scale);
-      if (subnets === 0) continue;
-      const evidence = Math.max(
-        0,
-        Math.min(subnets, decades(b.sources[i], exp(SOURCES), scale)) - correction,
-      );
-      if (evidence < this.options.anomalous) continue;
-      const x = this.#x;
-      [x[EVENTS], x[SOURCES], x[TARGETS], x[SENSORS], x[SUBNETS], x[NEW], x[NETWORKS]] = [
-        b.events[i],
-        b.sources[i],
-        b.targets[i],
-        b.sensors[i],
-        b.subnets[i],
-        0,
-        b.networks[i],
-      ];
-      const expected = new Float64Array(MEASURE_COUNT);
-      for (let m = 0; m < MEASURE_COUNT; m++) expected[m] = exp(m).mean * scale;
-      out.push({
-        key,
-        proto: key >>> 16,
-        port: key & 0xffff,
-        t: b.t,
-        evidence,
-        anomalous: true,
-        measures: measures(x),
-        expected: measures(expected),
-        reasons: [
-          `sources and source /24s in ${b.ms / 1000} seconds (p=1e-${(evidence + correction).toFixed(1)}) on ${b.sensors[i]} sensors`,
-        ],
-        firstSeen: st?.firstSeen ?? b.t,
-        fast: true,
-      });
+      let fs = this.#fast.get(key);
+      if (fs === undefined) {
+        fs = { baseline: new SeasonalBaseline(FAST_MEASURES, (b.t - this.#start) / b.ms), lastT: b.t - b.ms };
+        this.#fast.set(key, fs);
+      }
+      const gap = Math.round((b.t - fs.lastT) / b.ms) - 1;
+      if (gap > 0) fs.baseline.learnQuiet(b.t, gap, this.#zeros);
+      fs.lastT = b.t;
+      x[0] = b.sources[i];
+      x[1] = b.subnets[i];
+      x[2] = b.events[i];
+      let evidence = 0;
+      if (judging && b.sensors[i] >= this.options.minSensors) {
+        const subnets = decades(x[1], fs.baseline.expected(1, b.t, prior[SUBNETS] * scale), 1);
+        if (subnets > 0)
+          evidence = Math.max(
+            0,
+            Math.min(subnets, decades(x[0], fs.baseline.expected(0, b.t, prior[SOURCES] * scale), 1)) -
+              correction,
+          );
+      }
+      const anomalous = evidence >= this.options.anomalous;
+      if (anomalous) out.push(this.#fastFinding(b, i, fs.baseline, evidence, correction, prior));
+      fs.baseline.learn(b.t, x, anomalous || this.open.has(key));
     }
     return out;
+  }
+
+  #fastFinding(
+    b: BucketCounts,
+    i: number,
+    baseline: SeasonalBaseline,
+    evidence: number,
+    correction: number,
+    prior: Float64Array,
+  ): Finding {
+    const key = b.keys[i];
+    const scale = b.ms / 60_000;
+    const m = (sources: number, subnets: number, events: number): Measures => ({
+      events,
+      sources,
+      targets: b.targets[i],
+      sensors: b.sensors[i],
+      subnets,
+      newSources: 0,
+      networks: b.networks[i],
+      countries: null,
+    });
+    const e = (j: number, measure: number) => baseline.expected(j, b.t, prior[measure] * scale).mean;
+    const expected = m(e(0, SOURCES), e(1, SUBNETS), e(2, EVENTS));
+    return {
+      key,
+      proto: key >>> 16,
+      port: key & 0xffff,
+      t: b.t,
+      evidence,
+      anomalous: true,
+      measures: m(b.sources[i], b.subnets[i], b.events[i]),
+      expected: { ...expected, targets: 0, sensors: 0, networks: 0 },
+      reasons: [
+        `sources and source /24s in ${b.ms / 1000} seconds (p=1e-${(evidence + correction).toFixed(1)}) on ${b.sensors[i]} sensors`,
+      ],
+      firstSeen: this.#states.get(key)?.firstSeen ?? b.t,
+      fast: true,
+    };
   }
 
   /**
