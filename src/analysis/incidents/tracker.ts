@@ -279,7 +279,8 @@ function xfold(m: Measures, e: Measures): number {
   return round3(m.events / Math.max(e.events, 1e-3));
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(':00.000Z', 'Z');
+/** ISO time without the zero seconds and milliseconds an incident's minute times always have. */
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z').replace(/:00Z$/, 'Z');
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
 
