@@ -2,7 +2,8 @@
 
 import type { SimBatch, Simulation } from '../sim/run.ts';
 import type { Incident } from './incidents/incident.ts';
-import type { AnalysisPipeline } from './pipeline.ts';
+import { AnalysisPipeline } from './pipeline.ts';
+import type { Alert } from '../sim/experiment.ts';
 
 /**
  * Feeds every simulated step to the pipeline and ticks its clock as a live server's would run: once all events
@@ -32,4 +33,16 @@ export function replaySimulation(
   }
   tick(start + durationMs + pipeline.graceMs + 60_000, start + durationMs);
   return events;
+}
+
+/** `portent simulate`'s detector: the default pipeline over the run, its confirmed incidents as alerts. */
+export function detectWithPipeline(sim: Simulation): { events: number; alerts: Alert[] } {
+  const pipeline = new AnalysisPipeline(sim.config.start);
+  const alerts = new Map<string, Alert>();
+  const events = replaySimulation(sim, pipeline, (changed) => {
+    for (const i of changed)
+      if (i.confirmed !== null && !alerts.has(i.id))
+        alerts.set(i.id, { id: i.id, proto: i.proto, port: i.port, confirmed: i.confirmed });
+  });
+  return { events, alerts: [...alerts.values()] };
 }

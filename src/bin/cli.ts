@@ -268,7 +268,8 @@ ground truth included. Scenarios: docs/simulator.md.`,
       const runs = whole(values.runs, '--runs', 1);
       const seed = whole(values.seed, '--seed', 0);
       const { formatExperiment, runExperiment } = await import('../sim/experiment.ts');
-      const result = runExperiment(name, { runs, seed });
+      const { detectWithPipeline } = await import('../analysis/replay.ts');
+      const result = runExperiment(name, { runs, seed, detect: detectWithPipeline });
       if (values.json === true) out(JSON.stringify(result));
       else for (const line of formatExperiment(result)) out(line);
       return EXIT.ok;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { IPV4_SPACE } from './internet.ts';
 import { formatExperiment, runExperiment } from './experiment.ts';
 import type { SimulationConfig } from './run.ts';
+import { detectWithPipeline } from '../analysis/replay.ts';
 
 /** Slammer on 200 sensors without background: the worm's own story, fast. */
 const small = (c: SimulationConfig): SimulationConfig => ({
@@ -53,4 +54,29 @@ test('an experiment runs consecutive seeds and reads sighting delay and infected
   assert.match(text, /slammer-1434 seed 10: [\d,]+ events/);
   assert.match(text, /slammer \(worm, port 1434\): first seen [\d.]+ s after onset/);
   assert.match(text, /slammer over 3 runs: first seen after/);
+});
+
+test('with a detector, each run says when the worm was alerted, how far it had spread, and what else alarmed', () => {
+  const result = runExperiment('slammer-1434', {
+    runs: 1,
+    seed: 10,
+    adjust: small,
+    detect: detectWithPipeline,
+  });
+  const [run] = result.runs;
+  const [slammer] = run.scanners;
+  assert.ok(
+    slammer.alertDelayMs! > 0 && slammer.alertDelayMs! < 120_000,
+    `alert after ${slammer.alertDelayMs} ms`,
+  );
+  assert.ok(slammer.infectedShareAtAlert! < 0.001, `${slammer.infectedShareAtAlert} infected at the alert`);
+  assert.deepEqual(run.detection, {
+    delayMs: slammer.alertDelayMs,
+    infectedShareAtFirstAlert: slammer.infectedShareAtAlert,
+    falseAlarms: 0,
+  });
+  assert.match(
+    formatExperiment(result).join('\n'),
+    /slammer: alert .* after onset, 0\.0\d+ % infected then\n  false alarms: 0/,
+  );
 });

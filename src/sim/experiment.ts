@@ -1,5 +1,5 @@
 // Experiments: a scenario run several times with consecutive seeds in accelerated time, each run summarised against
-// its ground truth (what `portent simulate` will print). Detection figures wait for the detectors to exist.
+// its ground truth (what `portent simulate` prints), with the detectors' alerts judged against it when given.
 
 import type { EventColumns } from '../core/event.ts';
 import { loadScenario } from './scenario.ts';
@@ -18,7 +18,21 @@ export interface ScannerResult {
   /** Worms: share infected at the end of the run. */
   infectedShareAtEnd: number | null;
   events: number;
+  /** The first alert on its port after its onset, how long after the onset, and the share infected then. */
+  alertDelayMs: number | null;
+  infectedShareAtAlert: number | null;
 }
+
+/** An alert (a confirmed incident) as the experiment judges it; the analysis pipeline's incidents are these. */
+export interface Alert {
+  id: string;
+  proto: number;
+  port: number | null;
+  confirmed: number;
+}
+
+/** Runs the simulation through a detector; returns its events and the alerts it raised. */
+export type Detect = (sim: Simulation) => { events: number; alerts: Alert[] };
 
 export interface RunResult {
   seed: number;
@@ -26,8 +40,8 @@ export interface RunResult {
   wallSeconds: number;
   scanners: ScannerResult[];
   /**
-   * Detection delay, infected share at the first alert and false alarms need the analysis
-   * pipeline's detectors; null until they exist.
+   * Over the run's worms and campaigns: the earliest alert's delay after its scanner's onset, the infected share
+   * then, and the alerts no scanner explains (on another port, or outside the scanner's time). Null without `detect`.
    */
   detection: { delayMs: number | null; infectedShareAtFirstAlert: number | null; falseAlarms: number | null };
   truth: GroundTruth;
@@ -41,6 +55,8 @@ export interface ExperimentOptions {
   adjust?: (config: SimulationConfig) => SimulationConfig;
   /** Sees every batch, for a consumer such as the analysis pipeline. */
   onBatch?: (time: number, events: EventColumns, sensor: Uint32Array) => void;
+  /** Runs each simulation through a detector instead (the composition root passes the analysis pipeline). */
+  detect?: Detect;
 }
 
 export interface ExperimentResult {
@@ -66,19 +82,42 @@ export function runExperiment(name: string, opts: ExperimentOptions = {}): Exper
     const sim = new Simulation(opts.adjust ? opts.adjust(config) : config);
     const t0 = performance.now();
     let events = 0;
-    for (const batch of sim.run()) {
-      events += batch.events.length;
-      opts.onBatch?.(batch.time, batch.events, batch.sensor);
-    }
+    let alerts: Alert[] | null = null;
+    if (opts.detect) ({ events, alerts } = opts.detect(sim));
+    else
+      for (const batch of sim.run()) {
+        events += batch.events.length;
+        opts.onBatch?.(batch.time, batch.events, batch.sensor);
+      }
     const truth = sim.truth();
+    const targets = truth.scanners.filter((s) => s.kind === 'worm' || s.kind === 'campaign');
+    const scanners = targets.map((s) => scannerResult(s, truth, alerts));
+    const alerted = scanners
+      .filter((s) => s.alertDelayMs !== null)
+      .sort((a, b) => a.alertDelayMs! - b.alertDelayMs!);
+    const end = sim.config.start + sim.config.durationMs;
+    const explained = (a: Alert) =>
+      targets.some(
+        (s) =>
+          a.port !== null &&
+          portsOf(s).includes(a.port) &&
+          a.confirmed >= s.onset! &&
+          a.confirmed <= Number(s.detail?.end ?? end) + 3_600_000,
+      );
     runs.push({
       seed,
       events,
       wallSeconds: (performance.now() - t0) / 1000,
-      scanners: truth.scanners
-        .filter((s) => s.kind === 'worm' || s.kind === 'campaign')
-        .map((s) => scannerResult(s, truth)),
-      detection: { delayMs: null, infectedShareAtFirstAlert: null, falseAlarms: null },
+      scanners,
+      detection:
+        alerts === null
+          ? { delayMs: null, infectedShareAtFirstAlert: null, falseAlarms: null }
+          : {
+              delayMs: alerted[0]?.alertDelayMs ?? null,
+              infectedShareAtFirstAlert:
+                alerted.find((s) => s.infectedShareAtAlert !== null)?.infectedShareAtAlert ?? null,
+              falseAlarms: alerts.filter((a) => !explained(a)).length,
+            },
       truth,
     });
   }
@@ -98,7 +137,14 @@ export function runExperiment(name: string, opts: ExperimentOptions = {}): Exper
   return { scenario: name, runs, summary };
 }
 
-function scannerResult(s: GroundTruth['scanners'][number], truth: GroundTruth): ScannerResult {
+const portsOf = (s: GroundTruth['scanners'][number]): number[] =>
+  s.port === undefined ? [] : Array.isArray(s.port) ? s.port : [s.port];
+
+function scannerResult(
+  s: GroundTruth['scanners'][number],
+  truth: GroundTruth,
+  alerts: Alert[] | null,
+): ScannerResult {
   const firstSeen = s.firstSeen ?? null;
   const series = truth.infected[s.name];
   const vulnerable = Number(s.detail?.vulnerable ?? 0);
@@ -107,11 +153,20 @@ function scannerResult(s: GroundTruth['scanners'][number], truth: GroundTruth): 
     for (const x of series) if (x.t <= t) n = x.infected;
     return n;
   };
+  const proto = s.proto === 'udp' ? 17 : 6;
+  const alert = (alerts ?? [])
+    .filter(
+      (a) =>
+        a.proto === proto && a.port !== null && portsOf(s).includes(a.port) && a.confirmed >= (s.onset ?? 0),
+    )
+    .sort((a, b) => a.confirmed - b.confirmed)[0];
   return {
     name: s.name,
     kind: s.kind,
     port: s.port,
     onset: s.onset,
+    alertDelayMs: alert === undefined || s.onset === undefined ? null : alert.confirmed - s.onset,
+    infectedShareAtAlert: alert && series && vulnerable > 0 ? infectedAt(alert.confirmed) / vulnerable : null,
     firstSeen,
     sightingDelayMs: firstSeen === null || s.onset === undefined ? null : firstSeen - s.onset,
     infectedShareAtSighting:
@@ -147,9 +202,13 @@ export function formatExperiment(result: ExperimentResult): string[] {
             : `, ${pct(s.infectedShareAtSighting)} infected then, ${pct(s.infectedShareAtEnd)} at the end`) +
           `; ${s.events.toLocaleString('en-US')} events`,
       );
-    lines.push(
-      '  detection delay, infected share at the first alert, false alarms: not measured yet (no detectors)',
-    );
+    if (run.detection.falseAlarms === null) continue;
+    for (const s of run.scanners)
+      lines.push(
+        `  ${s.name}: ${s.alertDelayMs === null ? 'no alert' : `alert ${duration(s.alertDelayMs)} after onset`}` +
+          (s.infectedShareAtAlert === null ? '' : `, ${pct(s.infectedShareAtAlert)} infected then`),
+      );
+    lines.push(`  false alarms: ${run.detection.falseAlarms}`);
   }
   for (const [name, s] of Object.entries(result.summary))
     if (s.sightingDelayMs)
