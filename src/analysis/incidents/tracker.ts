@@ -296,9 +296,13 @@ function rankText(inc: Incident): string {
 function summarize(inc: Incident, activeSensors: number): string {
   const p = inc.peak;
   const port = `${protoName(inc.proto).toUpperCase()} ${inc.port}`;
-  const fold = inc.xfold >= 100 ? `${Math.round(inc.xfold)}×` : `${inc.xfold.toFixed(1)}×`;
+  // Against a port that is all but silent a ratio means nothing ("560356×"); say so instead.
+  const fold =
+    inc.baseline.events < 0.1
+      ? `${Math.round(p.events)} events a minute on a port that usually sees almost none`
+      : `${inc.xfold >= 100 ? Math.round(inc.xfold) : inc.xfold.toFixed(1)}× the usual events`;
   const parts = [
-    `${port}: ${fold} the usual events at the peak (${iso(inc.peakAt)}), from ${Math.round(p.sources)} sources`,
+    `${port}: ${fold} at the peak (${iso(inc.peakAt)}), from ${Math.round(p.sources)} sources`,
     p.newSources > 0 ? ` (${Math.round(p.newSources)} never seen before)` : '',
     ` in ${Math.round(p.subnets)} /24s, hitting ${Math.round(p.targets)} targets`,
     ` on ${Math.round(p.sensors)} of ${activeSensors} sensors in ${Math.round(p.networks)} /16 networks; `,
