@@ -53,6 +53,7 @@ export class AnalysisPipeline {
         recordSince: (k, v, before, of) => this.detector.recordSince(k, v, before, of),
         firstSeen: (k) => this.detector.firstSeen(k),
         activeSensors: () => this.#sensorLastSeen.size,
+        groupKey: (name) => this.detector.groupKey(name),
       },
       opts.tracker,
     );

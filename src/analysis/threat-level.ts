@@ -26,7 +26,8 @@ export function levelFor(incidents: Incident[]): {
   const by = (s: Incident['severity']) => live.filter((i) => i.severity === s);
   const [critical, high, medium, low] = [by('critical'), by('high'), by('medium'), by('low')];
   const ids = (xs: Incident[]) => xs.map((i) => i.id);
-  const ports = (xs: Incident[]) => xs.map((i) => `${i.proto === 17 ? 'UDP' : 'TCP'} ${i.port}`).join(', ');
+  const ports = (xs: Incident[]) =>
+    xs.map((i) => `${i.proto === 17 ? 'UDP' : 'TCP'} ${i.port ?? i.group}`).join(', ');
   if (critical.length > 0 || high.length >= 2)
     return {
       level: 'red',

@@ -28,6 +28,7 @@ function finding(t: number, events: number, evidence: number): Finding {
     key: KEY,
     proto: 6,
     port: 5168,
+    group: null,
     t,
     evidence,
     anomalous: evidence >= 6,
@@ -44,6 +45,7 @@ function tracker() {
     recordSince: (_k, v, before) => (v > 100 ? null : before - 86_400_000),
     firstSeen: () => START - 30 * 86_400_000,
     activeSensors: () => 200,
+    groupKey: () => null,
   });
   /** Minute `i`'s finding, judged 30 s after it ends; returns the incident's state afterwards. */
   const minute = (i: number, events: number, evidence: number) => {

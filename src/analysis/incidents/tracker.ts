@@ -49,6 +49,8 @@ export interface TrackerContext {
   firstSeen(key: number): number | null;
   /** Sensors that reported anything recently: the denominator of "how much of the network sees it". */
   activeSensors(): number;
+  /** The detector's key of a port group, or null when there is no such group (any more). */
+  groupKey(name: string): number | null;
 }
 
 interface Open {
@@ -86,8 +88,8 @@ export class IncidentTracker {
   /** Resumes incidents a previous run left open (after a restart). */
   resume(incidents: Incident[]): void {
     for (const i of incidents) {
-      if (i.state === 'ended' || i.port === null) continue;
-      const key = (i.proto << 16) | i.port;
+      const key = i.port !== null ? (i.proto << 16) | i.port : this.#ctx.groupKey(i.group ?? '');
+      if (i.state === 'ended' || key === null) continue;
       this.#open.set(key, {
         incident: i,
         key,
@@ -140,10 +142,10 @@ export class IncidentTracker {
     const before = this.#lastEnded.get(f.key);
     const again = before !== undefined && f.t - before.ended <= this.options.reopenWithinMs;
     const incident: Incident = {
-      id: `inc_${protoName(f.proto)}_${f.port}_${Math.floor(f.t / 1000).toString(36)}`,
+      id: `inc_${protoName(f.proto)}_${f.group ?? f.port}_${Math.floor(f.t / 1000).toString(36)}`,
       proto: f.proto,
       port: f.port,
-      group: null,
+      group: f.group,
       state: 'candidate',
       surge: again ? before.surge + 1 : 1,
       previous: again ? before.id : null,
@@ -295,7 +297,7 @@ function rankText(inc: Incident): string {
 
 function summarize(inc: Incident, activeSensors: number): string {
   const p = inc.peak;
-  const port = `${protoName(inc.proto).toUpperCase()} ${inc.port}`;
+  const port = `${protoName(inc.proto).toUpperCase()} ${inc.port ?? `ports of ${inc.group}`}`;
   // Against a port that is all but silent a ratio means nothing ("560356×"); say so instead.
   const fold =
     inc.baseline.events < 0.1

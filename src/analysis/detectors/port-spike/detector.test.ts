@@ -225,3 +225,29 @@ test('the fast lane is quiet on a steady busy port and sees a dormant port wake 
   );
   assert.equal(fast[0].fast, true);
 });
+
+test('scanning spread over a port group is flagged as the group when no single port stands out', () => {
+  const r = new Rng(12);
+  const found = run(DAY + 30, (m) => {
+    // Stray probes on random ports set the network's rate for a quiet port, as in a real network.
+    const rows: Row[] = [
+      { port: 22, sources: r.poisson(20) },
+      ...Array.from({ length: 300 }, (_, i) => ({ port: 10_000 + ((m * 7 + i * 331) % 50_000), sources: 1 })),
+    ];
+    // From DAY on, 12 sources a minute, each on one random port of 8000-8099: about one per port in 8 minutes.
+    if (m >= DAY)
+      for (const [port, n] of countBy(Array.from({ length: 12 }, () => 8000 + r.int(100))))
+        rows.push({ port, sources: n, sensors: n });
+    return rows;
+  });
+  assert.ok(found.length > 0, 'not flagged');
+  assert.deepEqual([...new Set(found.map((f) => f.group ?? f.port))], ['http-alt'], 'only the group');
+  assert.equal(found[0].port, null);
+  assert.equal(found[0].t, START + DAY * MINUTE);
+});
+
+function countBy(xs: number[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return m;
+}

@@ -15,6 +15,7 @@ import type { BucketCounts } from '../../buckets.ts';
 import { negBinomialUpperTail } from '../../counts.ts';
 import type { Measures } from '../../incidents/incident.ts';
 import { SeasonalBaseline, type Expected } from './baseline.ts';
+import { DEFAULT_PORT_GROUPS, GROUP_BASE, groupBucket, membership, type PortGroup } from './groups.ts';
 
 /** Baseline measure indices. */
 const EVENTS = 0;
@@ -49,6 +50,8 @@ export interface PortSpikeOptions {
   minSubnets: number;
   /** Minutes after the detector starts during which nothing is judged (baselines and the seen-sources memory fill). */
   warmupMinutes: number;
+  /** Ports judged together as well as one by one. */
+  groups: readonly PortGroup[];
 }
 
 export const DEFAULT_PORT_SPIKE: PortSpikeOptions = {
@@ -56,13 +59,17 @@ export const DEFAULT_PORT_SPIKE: PortSpikeOptions = {
   minSensors: 3,
   minSubnets: 3,
   warmupMinutes: 60,
+  groups: DEFAULT_PORT_GROUPS,
 };
 
 /** What the detector found for one key in one minute. */
 export interface Finding {
   key: number;
   proto: number;
-  port: number;
+  /** The port, or null for a port group. */
+  port: number | null;
+  /** The port group's name, or null for a single port. */
+  group: string | null;
   t: number;
   /** −log10 of the smallest tail probability of the key's tests, less log10 of their number; 0 when unremarkable. */
   evidence: number;
@@ -120,25 +127,50 @@ export class PortSpikeDetector {
   readonly #fx = new Float64Array(FAST_MEASURES);
   readonly #zeros = new Float64Array(MEASURE_COUNT);
 
+  readonly #groups: readonly PortGroup[];
+  readonly #memberOf: Map<number, number[]>;
+
   constructor(options: Partial<PortSpikeOptions> = {}) {
     this.options = { ...DEFAULT_PORT_SPIKE, ...options };
+    this.#groups = this.options.groups;
+    this.#memberOf = membership(this.#groups);
   }
 
   get keys(): number {
     return this.#states.size;
   }
 
-  /** Judges one closed minute; returns findings for anomalous keys and for every key held open. */
+  /** Judges one closed minute; returns findings for anomalous keys (ports and port groups) and every key held open. */
   evaluate(b: BucketCounts): Finding[] {
     this.#start ??= b.t;
     const judging = b.t >= this.#start + this.options.warmupMinutes * 60_000;
     const out: Finding[] = [];
     const seen = new Set<number>();
     const sparse = [new Float64Array(MEASURE_COUNT), new Float64Array(MEASURE_COUNT)];
+    this.#rows(b, judging, out, seen, sparse);
+    if (this.#groups.length > 0)
+      this.#rows(groupBucket(b, this.#groups, this.#memberOf), judging, out, seen, null);
+    for (const key of this.open) {
+      if (seen.has(key)) continue;
+      const st = this.#states.get(key);
+      if (st === undefined) continue;
+      out.push(this.#finding(key, st, b.t, this.#zeros, false));
+    }
+    this.#learnPrior(sparse);
+    return out;
+  }
+
+  /** Judges and learns each row of a bucket; `sparse` (ports only) collects the stray-probe rate's sums. */
+  #rows(
+    b: BucketCounts,
+    judging: boolean,
+    out: Finding[],
+    seen: Set<number>,
+    sparse: Float64Array[] | null,
+  ): void {
     const x = this.#x;
     for (let i = 0; i < b.length; i++) {
       const key = b.keys[i];
-      const family = key >>> 16 === PROTO_TCP ? 0 : 1;
       x[EVENTS] = b.events[i];
       x[SOURCES] = b.sources[i];
       x[TARGETS] = b.targets[i];
@@ -147,12 +179,21 @@ export class PortSpikeDetector {
       x[NEW] = b.newSources[i];
       x[NETWORKS] = b.networks[i];
       let st = this.#states.get(key);
-      if (st === undefined) this.#states.set(key, (st = new PortState(b.t, (b.t - this.#start) / 60_000)));
+      if (st === undefined) this.#states.set(key, (st = new PortState(b.t, (b.t - this.#start!) / 60_000)));
       this.#catchUp(st, b.t);
-      if (st.baseline.levelMean(EVENTS) < 0.5)
-        for (let m = 0; m < MEASURE_COUNT; m++) sparse[family][m] += x[m];
+      if (sparse !== null && st.baseline.levelMean(EVENTS) < 0.5)
+        for (let m = 0; m < MEASURE_COUNT; m++) sparse[this.#family(key)][m] += x[m];
       this.#remember(st, b, i);
-      const evidence = judging ? this.#evidence(st, key, b.t, x) : 0;
+      let evidence = judging ? this.#evidence(st, key, b.t, x) : 0;
+      // A group says less than one of its ports: while a member port has an incident, the group stays quiet.
+      if (
+        key >= GROUP_BASE &&
+        evidence > 0 &&
+        this.#groups[key - GROUP_BASE].ports.some((p) =>
+          this.open.has((this.#groups[key - GROUP_BASE].proto << 16) | p),
+        )
+      )
+        evidence = 0;
       const anomalous = evidence >= this.options.anomalous;
       const open = this.open.has(key);
       // Findings are built before learning: they report what was expected of this minute.
@@ -163,14 +204,12 @@ export class PortSpikeDetector {
       pushRecord(st.evidenceRecords, b.t, evidence);
       seen.add(key);
     }
-    for (const key of this.open) {
-      if (seen.has(key)) continue;
-      const st = this.#states.get(key);
-      if (st === undefined) continue;
-      out.push(this.#finding(key, st, b.t, this.#zeros, false));
-    }
-    this.#learnPrior(sparse);
-    return out;
+  }
+
+  /** 0 for TCP ports and groups, 1 for the rest: which stray-probe rate applies. */
+  #family(key: number): number {
+    const proto = key >= GROUP_BASE ? this.#groups[key - GROUP_BASE].proto : key >>> 16;
+    return proto === PROTO_TCP ? 0 : 1;
   }
 
   /**
@@ -244,6 +283,7 @@ export class PortSpikeDetector {
       key,
       proto: key >>> 16,
       port: key & 0xffff,
+      group: null,
       t: b.t,
       evidence,
       anomalous: true,
@@ -267,6 +307,11 @@ export class PortSpikeDetector {
     const r = of === 'events' ? st.eventRecords : st.evidenceRecords;
     for (let j = r.length - 2; j >= 0; j -= 2) if (r[j] < before && r[j + 1] >= value) return r[j];
     return null;
+  }
+
+  groupKey(name: string): number | null {
+    const i = this.#groups.findIndex((g) => g.name === name);
+    return i < 0 ? null : GROUP_BASE + i;
   }
 
   firstSeen(key: number): number | null {
@@ -330,7 +375,7 @@ export class PortSpikeDetector {
    * `reasons`, when given, collects the significant tests in words.
    */
   #evidence(st: PortState, key: number, t: number, x: Float64Array, reasons?: string[]): number {
-    const prior = this.#prior[key >>> 16 === PROTO_TCP ? 0 : 1];
+    const prior = this.#prior[this.#family(key)];
     const { minSensors, minSubnets, anomalous } = this.options;
     const now = (t / 60_000) % RING;
     const ring = st.ring;
@@ -381,13 +426,15 @@ export class PortSpikeDetector {
   #finding(key: number, st: PortState, t: number, x: Float64Array, judging: boolean): Finding {
     const reasons: string[] = [];
     const evidence = judging ? this.#evidence(st, key, t, x, reasons) : 0;
-    const prior = this.#prior[key >>> 16 === PROTO_TCP ? 0 : 1];
+    const prior = this.#prior[this.#family(key)];
+    const group = key >= GROUP_BASE ? this.#groups[key - GROUP_BASE] : null;
     const expected = new Float64Array(MEASURE_COUNT);
     for (let m = 0; m < MEASURE_COUNT; m++) expected[m] = st.baseline.expected(m, t, prior[m]).mean;
     return {
       key,
-      proto: key >>> 16,
-      port: key & 0xffff,
+      proto: group?.proto ?? key >>> 16,
+      port: group === null ? key & 0xffff : null,
+      group: group?.name ?? null,
       t,
       evidence,
       anomalous: evidence >= this.options.anomalous,
