@@ -46,11 +46,11 @@ function columns(rows: Row[]): EventColumns {
   const c = allocColumns(rows.length);
   rows.forEach((r, i) => {
     c.time[i] = r.t;
-    // IPv4 as the mapped address ::ffff:a.b.c.d.
-    c.src[i * 4 + 2] = 0xffff;
-    c.src[i * 4 + 3] = r.src >>> 0;
-    c.dst[i * 4 + 2] = 0xffff;
-    c.dst[i * 4 + 3] = r.dst >>> 0;
+    // IPv4 as the mapped address ::ffff:a.b.c.d: little-endian limbs, the address in limb 0, 0xffff in limb 1.
+    c.src[i * 4] = r.src >>> 0;
+    c.src[i * 4 + 1] = 0xffff;
+    c.dst[i * 4] = r.dst >>> 0;
+    c.dst[i * 4 + 1] = 0xffff;
     c.srcPort[i] = 40_000;
     c.dstPort[i] = r.port;
     c.proto[i] = 6;
@@ -171,15 +171,19 @@ const get = async (r: Awaited<ReturnType<typeof rig>>, url: string) => {
 it('raises, publishes and serves an incident when a dormant port wakes up; an analyst closes it; a restart resumes it', async () => {
   const r = await rig();
   let path: string;
+  let opened: string;
   try {
     assert.equal((await get(r, '/api/v1/threatlevel')).level, 'green');
     await play(r, 0, 30, () => false);
     assert.deepEqual((await get(r, '/api/v1/incidents')).incidents, [], 'stray probes raise nothing');
     await play(r, 30, 36, () => true);
 
-    const id = `inc_tcp_${PORT}_${((T0 + 30 * MINUTE) / MINUTE).toString(36)}`;
-    const saved = await r.state.incident(id);
-    assert.ok(saved !== null, 'the incident is saved');
+    const [found] = await r.state.incidents({ proto: 6, port: PORT, limit: 10 });
+    assert.ok(found !== undefined, 'the incident is saved');
+    const id = found.id;
+    opened = id;
+    assert.ok(found.onset >= T0 + 30 * MINUTE && found.onset < T0 + 31 * MINUTE, 'its onset is the surge');
+    const saved = (await r.state.incident(id))!;
     assert.equal(saved.port, PORT);
     assert.notEqual(saved.state, 'candidate');
     assert.ok(
@@ -212,7 +216,7 @@ it('raises, publishes and serves an incident when a dormant port wakes up; an an
   try {
     assert.deepEqual(
       again.analyzer.pipeline.tracker.openIncidents().map((i) => i.id),
-      [`inc_tcp_${PORT}_${((T0 + 30 * MINUTE) / MINUTE).toString(36)}`],
+      [opened],
       'the open incident is resumed',
     );
     assert.notEqual(again.analyzer.pipeline.threat.current.level, 'green', 'the threat level is resumed');
