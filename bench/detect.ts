@@ -18,7 +18,7 @@ import {
   type RunReport,
 } from './detect-run.ts';
 
-const SCENARIOS = ['serverprotect-5168', 'sagevo-2967', 'slammer-1434', 'codered-80', 'quiet-week'];
+const SCENARIOS = ['quiet-week', 'serverprotect-5168', 'sagevo-2967', 'codered-80', 'slammer-1434'];
 const SEEDS = Number(process.env.PORTENT_BENCH_SEEDS ?? 2);
 const SELF = fileURLToPath(import.meta.url);
 
