@@ -369,6 +369,6 @@ function judgeOneSensor(events: PortentEvent[]): string[] {
   }
   return [...found.values()].map(
     (inc) =>
-      `${inc.proto === 17 ? 'UDP' : 'TCP'} ${inc.port} at ${new Date(inc.onset).toISOString()} (${inc.severity}, ${Math.round(inc.peak.sources)} sources at the peak)`,
+      `${inc.proto === 17 ? 'UDP' : 'TCP'} ${inc.port ?? `ports of ${inc.group}`} at ${new Date(inc.onset).toISOString()} (${inc.severity}, ${Math.round(inc.peak.sources)} sources at the peak)`,
   );
 }
