@@ -11,6 +11,7 @@ import type { Clock } from '../core/clock.ts';
 import { PortentError, MAX_REPORTED_PROBLEMS, type ErrorCode } from '../core/errors.ts';
 import { apiRoutes } from '../api/routes.ts';
 import { incidentRoutes } from '../api/incidents.ts';
+import { referenceRoutes } from '../api/reference.ts';
 import type { Bus } from '../bus/bus.ts';
 import { collectorRoutes, type CollectorOptions } from '../collector/routes.ts';
 import { GroupWriter, type GroupWriterOptions } from '../collector/group-writer.ts';
@@ -147,6 +148,7 @@ export async function buildApp(opts: AppOptions): Promise<PortentApp> {
     startedAt,
     bus: opts.bus,
   });
+  await referenceRoutes(app, { state: opts.state, events: opts.events });
   app.get('/metrics', async (_req, reply) => {
     metrics.storeMemory.reset();
     for (const [component, bytes] of Object.entries(await opts.events.memory()))
