@@ -214,9 +214,9 @@ export class BucketAccumulator {
   }
 }
 
-function toCounts(t: number, ms: number, cells: Map<number, Cell> | undefined): BucketCounts {
-  const n = cells?.size ?? 0;
-  const out: BucketCounts = {
+/** A bucket of `n` zeroed rows, its member lists empty; callers fill it. */
+export function emptyCounts(t: number, ms: number, n: number): BucketCounts {
+  return {
     t,
     ms,
     length: n,
@@ -235,6 +235,10 @@ function toCounts(t: number, ms: number, cells: Map<number, Cell> | undefined): 
     newStart: new Uint32Array(n + 1),
     newPairs: new Int32Array(0),
   };
+}
+
+function toCounts(t: number, ms: number, cells: Map<number, Cell> | undefined): BucketCounts {
+  const out = emptyCounts(t, ms, cells?.size ?? 0);
   if (cells === undefined) return out;
   // Sorted by key, so everything downstream runs in a deterministic order.
   const keys = [...cells.keys()].sort((a, b) => a - b);

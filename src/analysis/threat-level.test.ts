@@ -4,47 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Incident, Severity } from './incidents/incident.ts';
 import { ThreatLevelEngine, levelFor } from './threat-level.ts';
+import { incidentOf } from '../../test/contracts/state-store-incidents.contract.ts';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 5, 1);
 
 function incident(id: string, severity: Severity, state: Incident['state'] = 'active'): Incident {
-  const m = {
-    events: 0,
-    sources: 0,
-    targets: 0,
-    sensors: 0,
-    subnets: 0,
-    newSources: 0,
-    networks: 0,
-    countries: null,
-  };
-  return {
-    id,
-    proto: 6,
-    port: 445,
-    group: null,
-    state,
-    surge: 1,
-    previous: null,
-    onset: T0,
-    confirmed: state === 'candidate' ? null : T0,
-    peakAt: T0,
-    peak: m,
-    baseline: m,
-    xfold: 1,
-    significance: 10,
-    rank: { largestSince: null, mostSignificantSince: null, firstSeen: null, text: '' },
-    confidence: 1,
-    severity,
-    summary: '',
-    reasons: [],
-    lastAnomalous: T0,
-    ended: null,
-    updated: T0,
-    notes: [],
-    override: null,
-  };
+  return incidentOf({ id, severity, state, confirmed: state === 'candidate' ? null : T0 });
 }
 
 test('the incidents decide the colour: candidates and closed ones do not count', () => {

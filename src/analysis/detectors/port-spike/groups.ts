@@ -1,7 +1,7 @@
 // Port groups: ports one service answers on, judged together, so scanning spread over them shows even when no single
 // port of the group stands out (a worm picking any of 8000-8099, a scanner cycling through SMB's ports).
 
-import type { BucketCounts } from '../../buckets.ts';
+import { emptyCounts, type BucketCounts } from '../../buckets.ts';
 
 export interface PortGroup {
   /** Short and stable: it is part of incident ids ("http-alt"). */
@@ -43,25 +43,8 @@ export function groupBucket(
     }
   const order = [...rows.keys()].sort((a, c) => a - c);
   const n = order.length;
-  const out: BucketCounts = {
-    t: b.t,
-    ms: b.ms,
-    length: n,
-    keys: Int32Array.from(order, (g) => GROUP_BASE + g),
-    events: new Float64Array(n),
-    sources: new Float64Array(n),
-    targets: new Float64Array(n),
-    sensors: new Float64Array(n),
-    subnets: new Float64Array(n),
-    newSources: new Float64Array(n),
-    networks: new Float64Array(n),
-    sensorStart: new Uint32Array(n + 1),
-    sensorHashes: new Int32Array(0),
-    subnetStart: new Uint32Array(n + 1),
-    subnetHashes: new Int32Array(0),
-    newStart: new Uint32Array(n + 1),
-    newPairs: new Int32Array(0),
-  };
+  const out = emptyCounts(b.t, b.ms, n);
+  out.keys.set(order.map((g) => GROUP_BASE + g));
   const sensors: number[] = [];
   const subnets: number[] = [];
   const pairs: number[] = [];
