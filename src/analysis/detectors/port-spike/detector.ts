@@ -2,9 +2,10 @@
 // and says how significant, how broad and how large any rise is.
 //
 // Two tests, each a negative-binomial tail (counts.ts) on counts, never a z-score:
-// - broad scanning: distinct sources AND distinct source /24s both above their baselines, in the minute or summed
-//   over the last 5, seen by at least `minSensors` sensors — so a research scanner probing from one /24, a
-//   misconfigured host, or an attack on one network is not mass scanning;
+// - broad scanning: distinct source /24s above their baseline, in the minute or over the last 5, seen by at least
+//   `minSensors` sensors — so a research scanner probing from one /24 (however many addresses), a misconfigured
+//   host, or an attack on one network is not mass scanning; and a port a research scanner keeps busy still shows
+//   a campaign from elsewhere, which a count of sources would hide;
 // - new sources: sources the network has never seen, summed over 5, 15 and 60 minutes, spread over at least
 //   `minSensors` sensors and source /24s — the first sign of a worm, whose victims are new scanners, long before
 //   they outnumber a busy port's background.
@@ -242,13 +243,10 @@ export class PortSpikeDetector {
       x[2] = b.events[i];
       let evidence = 0;
       if (judging && b.sensors[i] >= this.options.minSensors) {
-        const subnets = decades(x[1], fs.baseline.expected(1, b.t, prior[SUBNETS] * scale), 1);
-        if (subnets > 0)
-          evidence = Math.max(
-            0,
-            Math.min(subnets, decades(x[0], fs.baseline.expected(0, b.t, prior[SOURCES] * scale), 1)) -
-              correction,
-          );
+        evidence = Math.max(
+          0,
+          decades(x[1], fs.baseline.expected(1, b.t, prior[SUBNETS] * scale), 1) - correction,
+        );
       }
       const anomalous = evidence >= this.options.anomalous;
       if (anomalous) out.push(this.#fastFinding(b, i, fs.baseline, evidence, correction, prior));
@@ -290,7 +288,7 @@ export class PortSpikeDetector {
       measures: m(b.sources[i], b.subnets[i], b.events[i]),
       expected: { ...expected, targets: 0, sensors: 0, networks: 0 },
       reasons: [
-        `sources and source /24s in ${b.ms / 1000} seconds (p=1e-${(evidence + correction).toFixed(1)}) on ${b.sensors[i]} sensors`,
+        `${b.subnets[i]} source /24s in ${b.ms / 1000} seconds (p=1e-${(evidence + correction).toFixed(1)}) on ${b.sensors[i]} sensors`,
       ],
       firstSeen: this.#states.get(key)?.firstSeen ?? b.t,
       fast: true,
@@ -385,7 +383,6 @@ export class PortSpikeDetector {
       return s;
     };
     let best = 0;
-    const eSources = st.baseline.expected(SOURCES, t, prior[SOURCES]);
     const eSubnets = st.baseline.expected(SUBNETS, t, prior[SUBNETS]);
     let sensors = -1;
     for (const w of BROAD_WINDOWS) {
@@ -393,15 +390,13 @@ export class PortSpikeDetector {
       // baseline summed: a busy port's /24s repeat from minute to minute, so this errs on the quiet side.
       const subnets = w === 1 ? x[SUBNETS] : this.#distinctWithin(st, t, w, 'subnets');
       const e = decades(subnets, eSubnets, w);
-      if (e === 0) continue;
-      const both = Math.min(e, decades(sum(0, w), eSources, w));
-      if (both <= best && !(reasons && both >= anomalous)) continue;
+      if (e === 0 || (e <= best && !(reasons && e >= anomalous))) continue;
       if (sensors < 0) sensors = this.#distinctWithin(st, t, SENSOR_WINDOW, 'sensors');
       if (sensors < minSensors) break;
-      if (both > best) best = both;
-      if (reasons && both >= anomalous)
+      if (e > best) best = e;
+      if (reasons && e >= anomalous)
         reasons.push(
-          `sources and source /24s ${w === 1 ? 'this minute' : `over ${w} minutes`} (p=1e-${both.toFixed(1)}) on ${sensors} sensors`,
+          `${subnets} source /24s ${w === 1 ? 'this minute' : `over ${w} minutes`} (p=1e-${e.toFixed(1)}) on ${sensors} sensors`,
         );
     }
     if (st.newInRing >= minSubnets) {
