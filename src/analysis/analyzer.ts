@@ -24,6 +24,7 @@ export function pipelineOptions(c: Omit<AnalysisConfig, 'enabled' | 'tick'>): Pi
     tracker: {
       confirm: c.confirm,
       confirmRun: c.confirm_run,
+      sustain: c.sustain,
       endAfterMinutes: c.end_after / MINUTE,
       reopenWithinMs: c.reopen_within,
     },

@@ -67,6 +67,13 @@ export const AnalysisConfigSchema = Section(
       maximum: 60,
       description: 'Or this many anomalous minutes in a row confirm a candidate.',
     }),
+    sustain: Type.Number({
+      default: 3,
+      minimum: 0,
+      maximum: 300,
+      description:
+        'Evidence (-log10 p) that keeps an open incident alive: lower than `anomalous`, which opens one, so a surge hovering about the threshold stays one incident.',
+    }),
     end_after: Duration({
       default: '30m',
       minimum: '1m',

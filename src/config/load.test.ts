@@ -59,6 +59,7 @@ const DEFAULTS: PortentConfig = {
     warmup: 3_600_000,
     confirm: 9,
     confirm_run: 3,
+    sustain: 3,
     end_after: 30 * 60_000,
     reopen_within: 24 * 3_600_000,
     lower_after: 30 * 60_000,

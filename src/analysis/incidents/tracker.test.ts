@@ -174,3 +174,13 @@ test('a sweep with lulls between sensors stays one incident: it ends after twice
   while (t.openIncidents().length > 0) minute(i++, 2, 0);
   assert.equal(i - 1, 25 + 48, 'ends 48 quiet minutes after the last anomalous one');
 });
+
+test('an incident stays open while its minutes stay elevated, though no longer anomalous (hysteresis)', () => {
+  const { t, minute } = tracker();
+  minute(0, 100, 20);
+  // An hour at evidence 4: below the threshold that opens incidents, above the one that keeps them.
+  for (let i = 1; i <= 60; i++) assert.notEqual(minute(i, 40, 4), 'none', `ended at minute ${i}`);
+  let i = 61;
+  while (t.openIncidents().length > 0) minute(i++, 2, 2);
+  assert.equal(i - 1, 60 + 30, 'ends 30 minutes after the last elevated minute');
+});

@@ -2,9 +2,9 @@
 //
 // The state machine follows Prometheus's pending → firing → resolved, with the shape of a surge in between:
 // candidate (anomalous, not yet sure) → active (alerting, rising) → peaking (no new peak for a while, still high)
-// → tapering (below half the peak) → ended (quiet for `endAfterMinutes`). A candidate that does not confirm ends
-// without ever alerting. A port that flares again within `reopenWithinMs` of an end opens "another surge" linked to
-// the one before.
+// → tapering (below half the peak) → ended (no minute with evidence of `sustain` for `endAfterMinutes`). A candidate
+// that does not confirm ends without ever alerting. A port that flares again within `reopenWithinMs` of an end opens
+// "another surge" linked to the one before.
 
 import { protoName } from '../../core/event.ts';
 import type { Finding } from '../detectors/port-spike/detector.ts';
@@ -15,6 +15,8 @@ export interface TrackerOptions {
   confirm: number;
   /** Or this many anomalous minutes in a row. */
   confirmRun: number;
+  /** Evidence that keeps an open incident alive (below the detector's threshold for opening one: hysteresis). */
+  sustain: number;
   /** A candidate not confirmed within this many minutes of its onset ends unconfirmed. */
   candidateMinutes: number;
   /** No new peak for this many minutes, while still above half of it: peaking. */
@@ -33,6 +35,7 @@ export interface TrackerOptions {
 export const DEFAULT_TRACKER: TrackerOptions = {
   confirm: 9,
   confirmRun: 3,
+  sustain: 3,
   candidateMinutes: 15,
   peakHoldMinutes: 5,
   taperBelow: 0.5,
@@ -189,11 +192,13 @@ export class IncidentTracker {
     o.run = f.anomalous ? o.run + 1 : 0;
     o.recentExcess.push(excess(f));
     if (o.recentExcess.length > 5) o.recentExcess.shift();
-    if (f.anomalous) {
+    // Hysteresis: opening takes an anomalous minute, staying open only an elevated one, so a surge hovering
+    // about the threshold is one incident, not a string of them.
+    if (f.anomalous || f.evidence >= this.options.sustain) {
       o.longestLull = Math.max(o.longestLull, f.t - inc.lastAnomalous - MINUTE);
       inc.lastAnomalous = Math.max(inc.lastAnomalous, f.t);
-      for (const r of f.reasons) if (!inc.reasons.includes(r) && inc.reasons.length < 20) inc.reasons.push(r);
     }
+    for (const r of f.reasons) if (!inc.reasons.includes(r) && inc.reasons.length < 20) inc.reasons.push(r);
     if (f.evidence > inc.significance) inc.significance = f.evidence;
     const newPeak = excess(f) > o.peakExcess;
     if (newPeak) {

@@ -389,7 +389,7 @@ export class PortSpikeDetector {
       // Distinct /24s over the window (a scanner in one /24 is one, however long it runs) against the per-minute
       // baseline summed: a busy port's /24s repeat from minute to minute, so this errs on the quiet side.
       const subnets = w === 1 ? x[SUBNETS] : this.#distinctWithin(st, t, w, 'subnets');
-      const e = decades(subnets, eSubnets, w);
+      const e = decades(subnets, eSubnets, w, reasons !== undefined);
       if (e === 0 || (e <= best && !(reasons && e >= anomalous))) continue;
       if (sensors < 0) sensors = this.#distinctWithin(st, t, SENSOR_WINDOW, 'sensors');
       if (sensors < minSensors) break;
@@ -404,7 +404,7 @@ export class PortSpikeDetector {
       for (const w of NEW_WINDOWS) {
         const n = sum(2, w);
         if (n < minSubnets) continue;
-        const e = decades(n, eNew, w);
+        const e = decades(n, eNew, w, reasons !== undefined);
         if (e <= best && !(reasons && e >= anomalous)) continue;
         const spread = newSpread(st.newRecent, t - (w - 1) * 60_000);
         if (spread.subnets < Math.max(minSubnets, n / 2) || spread.sensors < minSensors) continue;
@@ -461,13 +461,14 @@ export class PortSpikeDetector {
 }
 
 /** −log10 of P(X ≥ observed) for the sum over w minutes of a negative-binomial count (sizes add). */
-function decades(observed: number, e: Expected, w: number): number {
+function decades(observed: number, e: Expected, w: number, exact = false): number {
   const mean = e.mean * w;
   const r = e.r * w;
   // Cheap screen: within four standard deviations (plus 3, for the long right tail of small counts) p is above
-  // about 1e-5, far from anything the detector acts on, and the incomplete beta or gamma function is not worth it.
+  // about 1e-5, far from opening anything, and the incomplete beta or gamma function is not worth it. An open
+  // incident's keys are judged `exact`ly: their weaker evidence decides whether the incident stays open.
   const sd = Math.sqrt(mean + (r === Infinity ? 0 : (mean * mean) / r));
-  if (observed <= mean + 4 * sd + 3) return 0;
+  if (observed <= mean + (exact ? sd : 4 * sd + 3)) return 0;
   const p = negBinomialUpperTail(observed, mean, r);
   return p > 0 ? -Math.log10(p) : 300;
 }
