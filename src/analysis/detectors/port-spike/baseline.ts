@@ -94,8 +94,8 @@ export class SeasonalBaseline {
       this.#level[2 * i + 1] += a * (v * v - this.#level[2 * i + 1]);
     }
     if (this.#slots !== null) {
-      this.#learnSlot(day, x, DAY_SLOT_ALPHA * k);
-      this.#learnSlot(DAY_SLOTS + week, x, WEEK_SLOT_ALPHA * k);
+      this.#learnSlot(day, x, DAY_SLOT_ALPHA, k);
+      this.#learnSlot(DAY_SLOTS + week, x, WEEK_SLOT_ALPHA, k);
     } else if (this.#level[0] >= SEASONAL_FROM_EVENTS && this.n >= SLOT_MIN) {
       // Every slot starts from the level, so its first values are clipped against something sensible.
       this.#slots = new Float32Array((DAY_SLOTS + WEEK_SLOTS) * this.measures * 2);
@@ -128,10 +128,14 @@ export class SeasonalBaseline {
     return Math.min(v, m1 + CLIP_SDS * sd + 1);
   }
 
-  #learnSlot(s: number, x: ArrayLike<number>, alpha: number): void {
+  /** `k` slows the whole rate, the running average of a young slot included: that is where a surge would sink in. */
+  #learnSlot(s: number, x: ArrayLike<number>, alpha: number, k: number): void {
     const slots = this.#slots!;
-    const n = this.#slotN![s]++;
-    const a = Math.max(alpha, 1 / (n + 1));
+    // Minutes learned slowly do not count towards the slot's history: a slot that has seen nothing but a surge
+    // must not start speaking for its hour.
+    const n = this.#slotN![s];
+    if (k === 1) this.#slotN![s]++;
+    const a = Math.max(alpha, 1 / (n + 1)) * k;
     for (let i = 0; i < this.measures; i++) {
       const o = (s * this.measures + i) * 2;
       const sd = Math.sqrt(Math.max(slots[o + 1] - slots[o] * slots[o], slots[o], 0));

@@ -251,3 +251,13 @@ function countBy(xs: number[]): Map<number, number> {
   for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
   return m;
 }
+
+test('a surge does not sink into a young seasonal slot: an hour-long campaign stays anomalous to its end', () => {
+  const r = new Rng(13);
+  // A day of steady traffic fills each hour's slot once; then an hour-long campaign of 8 extra /24s a minute.
+  const found = run(DAY + 60, (m) => [
+    { port: 3306, sources: r.poisson(2) + (m >= DAY ? 8 : 0), sensors: 20 },
+  ]);
+  const minutes = new Set(found.map((f) => (f.t - START) / MINUTE - DAY));
+  assert.ok(minutes.has(30) && minutes.has(59), `anomalous minutes: ${[...minutes].join(' ')}`);
+});
