@@ -77,6 +77,6 @@ test('with a detector, each run says when the worm was alerted, how far it had s
   });
   assert.match(
     formatExperiment(result).join('\n'),
-    /slammer: alert .* after onset, 0\.0\d+ % infected then\n  false alarms: 0/,
+    /slammer: alert .* after onset, 0\.0\d+ % infected then\n {2}false alarms: 0/,
   );
 });
