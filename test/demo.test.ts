@@ -58,7 +58,7 @@ it('replays both seed incidents through the server and exits 0', { timeout: 90_0
 
 it(
   '--live sends probes through real sensor processes whose events the server stores',
-  { timeout: 60_000 },
+  { timeout: 90_000 },
   async () => {
     const began = Date.now();
     const child = spawn(
@@ -73,7 +73,8 @@ it(
     const [code] = (await once(child, 'exit')) as [number | null];
     const seconds = (Date.now() - began) / 1000;
     assert.equal(code, 0, `exit ${code}\n${out}\n${err}`);
-    assert.ok(seconds < 40, `took ${seconds} s`);
+    // A bound that catches a hang, not a speed figure: the machine may be busy (speed is for benchmarks).
+    assert.ok(seconds < 75, `took ${seconds} s`);
     assert.match(out, /live +3 real sensor processes/);
     const m =
       /Live sensors: (\d+) real TCP connections .*?their heartbeats count (\d+) honeypot connections; the server stored (\d+) honeypot events/.exec(
