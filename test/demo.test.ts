@@ -10,9 +10,10 @@ import { it } from 'node:test';
 
 const root = new URL('..', import.meta.url).pathname;
 
-it('replays both seed incidents through the server and exits 0', { timeout: 90_000 }, async () => {
+/** Runs `portent demo ARGS` to its end; its output and how long it took. It must exit 0. */
+async function demo(...args: string[]): Promise<{ out: string; seconds: number }> {
   const began = Date.now();
-  const child = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), 'demo', '--quick', '--exit'], {
+  const child = spawn(process.execPath, [join(root, 'src/bin/portent.ts'), 'demo', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -20,8 +21,12 @@ it('replays both seed incidents through the server and exits 0', { timeout: 90_0
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const [code] = (await once(child, 'exit')) as [number | null];
-  const seconds = (Date.now() - began) / 1000;
   assert.equal(code, 0, `exit ${code}\n${out}\n${err}`);
+  return { out, seconds: (Date.now() - began) / 1000 };
+}
+
+it('replays both seed incidents through the server and exits 0', { timeout: 90_000 }, async () => {
+  const { out, seconds } = await demo('--quick', '--exit');
   assert.ok(seconds < 60, `took ${seconds} s`);
   for (const [scenario, port] of [
     ['serverprotect-5168', 5168],
@@ -60,19 +65,7 @@ it(
   '--live sends probes through real sensor processes whose events the server stores',
   { timeout: 90_000 },
   async () => {
-    const began = Date.now();
-    const child = spawn(
-      process.execPath,
-      [join(root, 'src/bin/portent.ts'), 'demo', '--quick', '--live', '--exit'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    const [code] = (await once(child, 'exit')) as [number | null];
-    const seconds = (Date.now() - began) / 1000;
-    assert.equal(code, 0, `exit ${code}\n${out}\n${err}`);
+    const { out, seconds } = await demo('--quick', '--live', '--exit');
     // A bound that catches a hang, not a speed figure: the machine may be busy (speed is for benchmarks).
     assert.ok(seconds < 75, `took ${seconds} s`);
     assert.match(out, /live +3 real sensor processes/);
