@@ -35,7 +35,6 @@ function finding(t: number, events: number, evidence: number): Finding {
     measures: m(events),
     expected: m(2),
     reasons: evidence >= 6 ? [`test evidence ${evidence}`] : [],
-    firstSeen: START - 30 * 86_400_000,
   };
 }
 

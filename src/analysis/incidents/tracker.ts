@@ -159,7 +159,7 @@ export class IncidentTracker {
       baseline: f.expected,
       xfold: xfold(f.measures, f.expected),
       significance: f.evidence,
-      rank: { largestSince: null, mostSignificantSince: null, firstSeen: f.firstSeen, text: '' },
+      rank: { largestSince: null, mostSignificantSince: null, firstSeen: null, text: '' },
       confidence: 0,
       severity: 'low',
       summary: '',

@@ -79,7 +79,6 @@ export interface Finding {
   expected: Measures;
   /** The tests that were significant, in words. */
   reasons: string[];
-  firstSeen: number;
   /** From the fast lane (a bucket of a few seconds); it may open or confirm an incident, not shape it. */
   fast?: boolean;
 }
@@ -290,7 +289,6 @@ export class PortSpikeDetector {
       reasons: [
         `${b.subnets[i]} source /24s in ${b.ms / 1000} seconds (p=1e-${(evidence + correction).toFixed(1)}) on ${b.sensors[i]} sensors`,
       ],
-      firstSeen: this.#states.get(key)?.firstSeen ?? b.t,
       fast: true,
     };
   }
@@ -436,7 +434,6 @@ export class PortSpikeDetector {
       measures: measures(x),
       expected: measures(expected),
       reasons,
-      firstSeen: st.firstSeen,
     };
   }
 
